@@ -1,0 +1,1 @@
+"""recframe agents (installed as ``recframe.agents``)."""

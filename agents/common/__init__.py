@@ -1,0 +1,1 @@
+"""Pieces the agents share: replay buffers, exploration noise, nearest-neighbour search, networks."""

@@ -1,0 +1,1 @@
+"""Pet-retail e-commerce search environment."""

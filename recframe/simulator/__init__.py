@@ -1,0 +1,1 @@
+"""The simulation loop: raw environments and the Gymnasium adapter."""
