@@ -1,0 +1,118 @@
+"""Base relevance of products to queries, and top-n retrieval by relevance.
+
+relevance = w_sem * cosine(phi_emb, embedding) + w_lex * log1p(token overlap) + N(0, noise_sigma^2),
+as in the textbook simulator, where a product's tokens are its category's words (``dog_food`` ->
+``dog``, ``food``) and the overlap counts distinct shared tokens. Since a product's tokens depend
+only on its category, the overlap is computed once per (query, category) pair and then gathered, so
+scoring a query against the whole catalog is one matrix product plus a look-up.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from recframe.environments.pet_retail.catalog import Catalog
+from recframe.environments.pet_retail.config import RelevanceConfig, SimulatorConfig
+from recframe.environments.pet_retail.queries import PAD, Query, QueryBatch
+
+__all__ = ["category_overlap", "relevance_scores", "retrieve"]
+
+
+def category_overlap(queries: QueryBatch) -> np.ndarray:
+    """(n_queries, n_categories) int64: distinct tokens each query shares with each category's products."""
+    ids = np.sort(queries.token_ids, axis=1)
+    distinct = ids != PAD
+    distinct[:, 1:] &= ids[:, 1:] != ids[:, :-1]
+    matrix = queries.vocabulary.category_token_matrix
+    hits = matrix[np.where(distinct, ids, 0)] & distinct[..., None]
+    return hits.sum(axis=1, dtype=np.int64)
+
+
+def _as_batch(queries: Query | QueryBatch, config: SimulatorConfig) -> QueryBatch:
+    return QueryBatch.from_queries([queries], config) if isinstance(queries, Query) else queries
+
+
+def relevance_scores(
+    queries: Query | QueryBatch,
+    catalog: Catalog,
+    config: SimulatorConfig,
+    rng: np.random.Generator,
+    products: np.ndarray | None = None,
+) -> np.ndarray:
+    """Noisy base relevance of products to queries.
+
+    Args:
+        queries: one query or a batch of ``n``.
+        catalog: the catalog.
+        config: the simulator config (its ``relevance`` section sets the weights and noise).
+        rng: draws the N(0, noise_sigma^2) noise, one value per score.
+        products: which products to score: None for the whole catalog, a 1-D array of product ids
+            (the same ``m`` for every query) or an (n, m) array (``m`` per query).
+
+    Returns:
+        (n, m) float64 scores; (m,) for a single :class:`Query`.
+    """
+    batch = _as_batch(queries, config)
+    rel: RelevanceConfig = config.relevance
+    phi = batch.phi_emb / np.maximum(
+        np.linalg.norm(batch.phi_emb, axis=1, keepdims=True), np.finfo(np.float32).tiny
+    )
+    unit = catalog.unit_embeddings
+    overlap = np.log1p(category_overlap(batch).astype(np.float64))
+    if products is None:
+        semantic = phi @ unit.T
+        lexical = overlap[:, catalog.categories]
+    else:
+        products = np.asarray(products, dtype=np.int64)
+        if products.ndim == 1:
+            semantic = phi @ unit[products].T
+            lexical = overlap[:, catalog.categories[products]]
+        elif products.ndim == 2 and products.shape[0] == len(batch):
+            semantic = np.einsum("nd,nmd->nm", phi, unit[products])
+            lexical = np.take_along_axis(overlap, catalog.categories[products], axis=1)
+        else:
+            raise ValueError(
+                f"products must be None, 1-D or shaped (n_queries={len(batch)}, m), got shape {products.shape}"
+            )
+    scores = rel.w_sem * semantic.astype(np.float64) + rel.w_lex * lexical
+    scores += rng.normal(0.0, rel.noise_sigma, size=scores.shape)
+    return scores[0] if isinstance(queries, Query) else scores
+
+
+def retrieve(
+    queries: Query | QueryBatch,
+    catalog: Catalog,
+    config: SimulatorConfig,
+    rng: np.random.Generator,
+    n_candidates: int,
+    products: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``n_candidates`` most relevant products per query, best first.
+
+    Scores with :func:`relevance_scores`, keeps the top ``n_candidates`` with ``np.argpartition``
+    (linear in the number of products) and sorts only those.
+
+    Returns:
+        ``(product_ids, scores)``, each (n, c) with c = min(n_candidates, m); (c,) for a single Query.
+    """
+    if n_candidates < 1:
+        raise ValueError(f"n_candidates must be >= 1, got {n_candidates!r}")
+    scores = np.atleast_2d(relevance_scores(queries, catalog, config, rng, products))
+    m = scores.shape[1]
+    c = min(n_candidates, m)
+    top = (
+        np.argpartition(-scores, c - 1, axis=1)[:, :c]
+        if c < m
+        else np.broadcast_to(np.arange(m), scores.shape)
+    )
+    top_scores = np.take_along_axis(scores, top, axis=1)
+    order = np.argsort(-top_scores, axis=1, kind="stable")
+    top = np.take_along_axis(top, order, axis=1)
+    top_scores = np.take_along_axis(top_scores, order, axis=1)
+    if products is None:
+        ids = top
+    else:
+        products = np.asarray(products, dtype=np.int64)
+        ids = products[top] if products.ndim == 1 else np.take_along_axis(products, top, axis=1)
+    if isinstance(queries, Query):
+        return ids[0], top_scores[0]
+    return ids, top_scores
