@@ -33,7 +33,7 @@ import tree
 from gymnasium import spaces
 
 from recframe.simulator.environment import AbstractEnvironment, MultiUserEnvironment
-from recframe.spaces import SlateSpace, check_in_space, explain_mismatch
+from recframe.spaces import SlateSpace, check_in_space, compile_contains, explain_mismatch
 
 __all__ = ["RecSimGymEnv", "RewardAggregator"]
 
@@ -120,6 +120,7 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         )
         self._user_space, self._response_space = user_space, response_space
         self._doc_space = self.observation_space["doc"]
+        self._contains = compile_contains(self.observation_space)
         # A candidate set that is not resampled keeps its cached observation: hand out copies so
         # that observations of different steps never share memory.
         self._copy_docs = not raw_environment.resample_documents
@@ -150,7 +151,7 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         if self._copy_docs:
             doc_obs = tree.map_structure(np.copy, doc_obs)
         observation = {"user": user_obs, "doc": doc_obs, "response": response_obs}
-        if self._check_observations and not self.observation_space.contains(observation):
+        if self._check_observations and not self._contains(observation):
             self._raise_bad_observation(user_obs, doc_obs, response_obs)
         return observation
 

@@ -1,0 +1,21 @@
+"""Shared fixtures: a small custom environment built from the components, exercising nested spaces."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).parent / "helpers"))
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+@pytest.fixture
+def toy_env_factory():
+    """Builds toy RecSimGymEnvs (see tests/helpers/toy_env.py)."""
+    from toy_env import make_toy_env
+
+    return make_toy_env

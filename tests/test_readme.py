@@ -1,0 +1,32 @@
+"""The README's promises: its two commands are what CI runs, and its example runs."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _code_blocks(language: str) -> list[str]:
+    return re.findall(rf"```{language}\n(.*?)```", README, flags=re.S)
+
+
+def test_ci_runs_exactly_the_readme_commands():
+    setup, tests = (block.strip() for block in _code_blocks("bash")[:2])
+    ci_lines = [line.strip() for line in (ROOT / ".ci" / "run").read_text().splitlines()]
+    commands = [line for line in ci_lines if line and not line.startswith(("#", "set ", "cd ", "export "))]
+    assert commands == [setup, tests]
+
+
+def test_readme_example_defines_and_steps_an_environment():
+    namespace: dict = {}
+    exec(compile(_code_blocks("python")[0], "README example", "exec"), namespace)
+    env, obs = namespace["env"], namespace["obs"]
+    assert env.observation_space.contains(obs)
+    assert obs["doc"].shape == (8, 1)
+    assert namespace["reward"] in (0, 1)
+    assert np.isin(namespace["env"].action_space.sample(), np.arange(8)).all()
