@@ -27,6 +27,33 @@ def category_overlap(queries: QueryBatch) -> np.ndarray:
     return hits.sum(axis=1, dtype=np.int64)
 
 
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit length, in float64, summing squares in a fixed order (see :func:`_dot_columns`)."""
+    x = x.astype(np.float64)
+    sq = np.zeros(x.shape[0])
+    for k in range(x.shape[1]):
+        sq += x[:, k] * x[:, k]
+    return x / np.maximum(np.sqrt(sq), np.finfo(np.float64).tiny)[:, None]
+
+
+def _dot_columns(phi: np.ndarray, unit_t: np.ndarray, products: np.ndarray | None = None) -> np.ndarray:
+    """(n, m) float64 dot products of query rows with product columns (``unit_t`` is (d, m)).
+
+    With ``products`` (n, m), query i meets column ``products[i, j]``. The sum runs over the
+    embedding dimension one coordinate at a time, so every score is computed by the same operations
+    whatever the batch: scoring queries one by one or all at once gives bit-identical results
+    (a BLAS matrix product does not promise that).
+    """
+
+    def column(k: int) -> np.ndarray:
+        return unit_t[k] if products is None else unit_t[k][products]
+
+    acc = phi[:, 0, None] * column(0)
+    for k in range(1, phi.shape[1]):
+        acc += phi[:, k, None] * column(k)
+    return acc
+
+
 def _as_batch(queries: Query | QueryBatch, config: SimulatorConfig) -> QueryBatch:
     return QueryBatch.from_queries([queries], config) if isinstance(queries, Query) else queries
 
@@ -53,27 +80,25 @@ def relevance_scores(
     """
     batch = _as_batch(queries, config)
     rel: RelevanceConfig = config.relevance
-    phi = batch.phi_emb / np.maximum(
-        np.linalg.norm(batch.phi_emb, axis=1, keepdims=True), np.finfo(np.float32).tiny
-    )
-    unit = catalog.unit_embeddings
+    phi = _unit_rows(batch.phi_emb)
+    unit_t = catalog.unit_embeddings_t
     overlap = np.log1p(category_overlap(batch).astype(np.float64))
     if products is None:
-        semantic = phi @ unit.T
+        semantic = _dot_columns(phi, unit_t)
         lexical = overlap[:, catalog.categories]
     else:
         products = np.asarray(products, dtype=np.int64)
         if products.ndim == 1:
-            semantic = phi @ unit[products].T
+            semantic = _dot_columns(phi, unit_t[:, products])
             lexical = overlap[:, catalog.categories[products]]
         elif products.ndim == 2 and products.shape[0] == len(batch):
-            semantic = np.einsum("nd,nmd->nm", phi, unit[products])
+            semantic = _dot_columns(phi, unit_t, products)
             lexical = np.take_along_axis(overlap, catalog.categories[products], axis=1)
         else:
             raise ValueError(
                 f"products must be None, 1-D or shaped (n_queries={len(batch)}, m), got shape {products.shape}"
             )
-    scores = rel.w_sem * semantic.astype(np.float64) + rel.w_lex * lexical
+    scores = rel.w_sem * semantic + rel.w_lex * lexical
     scores += rng.normal(0.0, rel.noise_sigma, size=scores.shape)
     return scores[0] if isinstance(queries, Query) else scores
 
