@@ -27,6 +27,7 @@ __all__ = [
     "check_in_space",
     "as_slate",
     "compile_contains",
+    "compile_copy",
 ]
 
 
@@ -267,6 +268,20 @@ def compile_contains(space: spaces.Space) -> Callable[[Any], bool]:
     return space.contains
 
 
+_SMALL = 16
+
+
+def compile_copy(space: spaces.Space) -> Callable[[Any], Any]:
+    """Returns a function that deep-copies values of ``space`` (arrays copied, structure rebuilt)."""
+    if isinstance(space, spaces.Dict):
+        items = [(key, compile_copy(sub)) for key, sub in space.spaces.items()]
+        return lambda x: {key: copy(x[key]) for key, copy in items}
+    if isinstance(space, spaces.Tuple):
+        copies = [compile_copy(sub) for sub in space.spaces]
+        return lambda x: tuple(copy(v) for copy, v in zip(copies, x))
+    return lambda x: x.copy() if isinstance(x, np.ndarray) else x
+
+
 def _uniform(values: np.ndarray) -> float | None:
     flat = np.asarray(values).ravel()
     return flat[0].item() if flat.size and np.all(flat == flat[0]) else None
@@ -290,6 +305,8 @@ def _compile_box(space: spaces.Box) -> Callable[[Any], bool]:
             ok = castable[x.dtype] = bool(np.can_cast(x.dtype, dtype))
         if not ok or x.size == 0:
             return ok
+        if x.size <= _SMALL:  # Python comparisons beat two numpy reductions on tiny arrays
+            return all(low <= v <= high for v in x.ravel().tolist())
         if unbounded:
             return x.dtype.kind in "iub" or not np.isnan(x.min())
         return bool(low <= x.min() and x.max() <= high)
@@ -309,6 +326,9 @@ def _compile_multi_discrete(space: spaces.MultiDiscrete) -> Callable[[Any], bool
             return space.contains(x)
         if x.shape != shape:
             return False
-        return x.size == 0 or bool(start <= x.min() and x.max() < end)
+        if x.size <= _SMALL:
+            values = x.ravel().tolist()
+            return not values or (start <= min(values) and max(values) < end)
+        return bool(start <= x.min() and x.max() < end)
 
     return contains_multi_discrete

@@ -29,11 +29,10 @@ from typing import Any
 
 import gymnasium as gym
 import numpy as np
-import tree
 from gymnasium import spaces
 
 from recframe.simulator.environment import AbstractEnvironment, MultiUserEnvironment
-from recframe.spaces import SlateSpace, check_in_space, compile_contains, explain_mismatch
+from recframe.spaces import SlateSpace, check_in_space, compile_contains, compile_copy, explain_mismatch
 
 __all__ = ["RecSimGymEnv", "RewardAggregator"]
 
@@ -123,7 +122,7 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         self._contains = compile_contains(self.observation_space)
         # A candidate set that is not resampled keeps its cached observation: hand out copies so
         # that observations of different steps never share memory.
-        self._copy_docs = not raw_environment.resample_documents
+        self._copy_docs = compile_copy(self._doc_space) if not raw_environment.resample_documents else None
 
     @property
     def environment(self) -> AbstractEnvironment:
@@ -148,8 +147,8 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         )
 
     def _observation(self, user_obs: Any, doc_obs: Any, response_obs: Any) -> dict[str, Any]:
-        if self._copy_docs:
-            doc_obs = tree.map_structure(np.copy, doc_obs)
+        if self._copy_docs is not None:
+            doc_obs = self._copy_docs(doc_obs)
         observation = {"user": user_obs, "doc": doc_obs, "response": response_obs}
         if self._check_observations and not self._contains(observation):
             self._raise_bad_observation(user_obs, doc_obs, response_obs)
