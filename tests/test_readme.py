@@ -30,3 +30,29 @@ def test_readme_example_defines_and_steps_an_environment():
     assert obs["doc"].shape == (8, 1)
     assert namespace["reward"] in (0, 1)
     assert np.isin(namespace["env"].action_space.sample(), np.arange(8)).all()
+
+
+def test_cli_lists_plugin_commands_and_environments(capsys):
+    from recframe.__main__ import build_parser, main
+
+    assert main(["list"]) == 0
+    assert "recframe/Tutorial-v0" in capsys.readouterr().out
+    help_text = build_parser().format_help()
+    assert "demo" in help_text and "world" in help_text
+
+
+def test_cli_demo_prints_a_table(capsys):
+    from recframe.__main__ import main
+
+    assert main(["demo", "--env", "recframe/Tutorial-v0", "--episodes", "5"]) == 0
+    out = capsys.readouterr().out
+    assert "recframe/Tutorial-v0" in out and "reward/step" in out
+
+
+def test_cli_rejects_bad_arguments(capsys):
+    from recframe.__main__ import main
+
+    assert main(["demo", "--env", "recframe/Nope-v0"]) == 2
+    assert "Nope" in capsys.readouterr().err
+    assert main(["demo", "--episodes", "0"]) == 2
+    assert "--episodes must be a positive integer, got 0" in capsys.readouterr().err
