@@ -22,7 +22,7 @@ __all__ = ["Catalog", "Product", "generate_catalog"]
 
 @dataclass(frozen=True, eq=False)
 class Product:
-    """One product (a read-only view of a catalog row).
+    """One product (a read-only view of a catalog row; views compare by identity, columns by value).
 
     Attributes:
         product_id: the row in the catalog.

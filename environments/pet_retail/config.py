@@ -16,10 +16,11 @@ import copy
 import dataclasses
 import json
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, ClassVar
+from types import ModuleType
+from typing import Any, ClassVar, TypeVar
 
 import numpy as np
 
@@ -117,14 +118,19 @@ def _check_keys(name: str, mapping: Mapping[str, Any], expected: Sequence[str], 
         raise ValueError(f"{name} has entries for unknown {what} {extra} (expected {list(expected)})")
 
 
-def _check_per_key(name: str, mapping: Mapping[str, Any], keys: Sequence[str], what: str, check) -> None:
+def _check_per_key(
+    name: str, mapping: Mapping[str, Any], keys: Sequence[str], what: str, check: Callable[[str, Any], None]
+) -> None:
     _check_keys(name, mapping, keys, what)
     for key in keys:
         check(f"{name}[{key!r}]", mapping[key])
 
 
+ConfigT = TypeVar("ConfigT", bound="_Config")
+
+
 class _Config:
-    """Shared dict conversion for the config dataclasses."""
+    """Shared validation hook and dict conversion for the config dataclasses."""
 
     _NESTED: ClassVar[dict[str, type[_Config]]] = {}
 
@@ -139,7 +145,7 @@ class _Config:
         return _plain(dataclasses.asdict(self))
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]):
+    def from_dict(cls: type[ConfigT], data: Mapping[str, Any]) -> ConfigT:
         """Builds (and validates) the config from :meth:`to_dict`'s output; missing keys take defaults.
 
         Raises:
@@ -178,8 +184,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, list | tuple):
         return [_plain(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
+    if isinstance(value, np.ndarray | np.generic):
+        return value.tolist()
     return value
 
 
@@ -593,7 +599,7 @@ def _format_of(path: Path) -> str:
     raise ValueError(f"config path {str(path)!r} must end in .json, .yaml or .yml, got suffix {suffix!r}")
 
 
-def _yaml():
+def _yaml() -> ModuleType:
     """PyYAML, imported on first use so that it stays an optional extra."""
     try:
         import yaml

@@ -72,6 +72,11 @@ def _slope_through_origin(x: np.ndarray, y: np.ndarray) -> float:
     return float(x @ y / (x @ x)) if x.size else float("nan")
 
 
+def _share(mask: np.ndarray) -> float:
+    """The fraction of True entries (NaN for an empty mask)."""
+    return float(mask.mean()) if mask.size else float("nan")
+
+
 def _catalog_stats(catalog: Catalog) -> dict:
     cfg = catalog.config
     per_category = {}
@@ -81,18 +86,18 @@ def _catalog_stats(catalog: Catalog) -> dict:
         mu, sigma = cfg.price_params[name]["mu"], cfg.price_params[name]["sigma"]
         per_category[name] = {
             "count": int(rows.sum()),
-            "share": float(rows.mean()),
+            "share": _share(rows),
             "expected_share": cfg.category_mix[code],
             "price": {**_summary(prices), "mu": mu, "sigma": sigma, "exp_mu": float(np.exp(mu))},
             "cm2": {
                 **_summary(cm2),
                 "slope": cfg.margin_slope[name],
                 "fitted_slope": _slope_through_origin(prices, cm2),
-                "negative_share": float((cm2 < 0).mean()) if cm2.size else float("nan"),
+                "negative_share": _share(cm2 < 0),
             },
-            "pl_share": float(catalog.is_pl[rows].mean()) if cm2.size else float("nan"),
+            "pl_share": _share(catalog.is_pl[rows]),
             "expected_pl_share": cfg.pl_prob[name],
-            "discount_zero_share": float((disc == 0).mean()) if cm2.size else float("nan"),
+            "discount_zero_share": _share(disc == 0),
             "bestseller": _summary(catalog.bestseller[rows]),
             "strategic": name in cfg.strategic_categories,
         }
@@ -102,9 +107,9 @@ def _catalog_stats(catalog: Catalog) -> dict:
         "overall": {
             "price": _summary(catalog.prices),
             "cm2": _summary(catalog.cm2),
-            "pl_share": float(catalog.is_pl.mean()),
-            "discount_zero_share": float((catalog.discounts == 0).mean()),
-            "strategic_share": float(catalog.strategic.mean()),
+            "pl_share": _share(catalog.is_pl),
+            "discount_zero_share": _share(catalog.discounts == 0),
+            "strategic_share": _share(catalog.strategic),
         },
     }
 
@@ -128,7 +133,7 @@ def _user_stats(users: UserBatch, config: SimulatorConfig) -> dict:
         theta_cat = users.theta_cat[rows].mean(axis=0) if rows.any() else np.full(len(cats), np.nan)
         segments[name] = {
             "count": int(rows.sum()),
-            "share": float(rows.mean()),
+            "share": _share(rows),
             "expected_share": config.users.segment_mix[code],
             "theta_price": _normal_stats(users.theta_price[rows], params.price_mean, params.price_std),
             "theta_pl": _normal_stats(users.theta_pl[rows], params.pl_mean, params.pl_std),
@@ -143,7 +148,7 @@ def _query_stats(users: UserBatch, queries: QueryBatch, config: SimulatorConfig)
     n_cats = len(cats)
     types_stats = {
         name: {
-            "share": float((queries.query_type == code).mean()),
+            "share": _share(queries.query_type == code),
             "expected_share": config.queries.query_type_mix[code],
             "specificity": config.queries.specificity[name],
         }
@@ -172,7 +177,7 @@ def _query_stats(users: UserBatch, queries: QueryBatch, config: SimulatorConfig)
             zip(cats, (np.bincount(queries.intent, minlength=n_cats) / len(queries)).tolist(), strict=True)
         ),
         "segments": segments,
-        "theta_phi_cosine": {**_summary(cosine), "share_above_0.95": float((cosine > 0.95).mean())},
+        "theta_phi_cosine": {**_summary(cosine), "share_above_0.95": _share(cosine > 0.95)},
     }
 
 
