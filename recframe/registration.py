@@ -21,7 +21,11 @@ PLUGIN_GROUP = "recframe.plugins"
 
 
 def register_environment(
-    name: str, entry_point: str, max_episode_steps: int | None = None, **kwargs: Any
+    name: str,
+    entry_point: str,
+    max_episode_steps: int | None = None,
+    vector_entry_point: str | None = None,
+    **kwargs: Any,
 ) -> str:
     """Registers ``recframe/<name>`` with Gymnasium (once; later calls are no-ops) and returns the id.
 
@@ -29,11 +33,19 @@ def register_environment(
         name: versioned name, e.g. ``"InterestEvolution-v0"``.
         entry_point: ``"module:callable"`` building the environment from keyword arguments.
         max_episode_steps: optional time limit added by ``gymnasium.make``.
+        vector_entry_point: optional ``"module:callable"`` building a native batched environment,
+            used by ``gymnasium.make_vec(..., vectorization_mode="vector_entry_point")``.
         **kwargs: default keyword arguments for the entry point.
     """
     env_id = f"{NAMESPACE}/{name}"
     if env_id not in gym.registry:
-        gym.register(id=env_id, entry_point=entry_point, max_episode_steps=max_episode_steps, kwargs=kwargs)
+        gym.register(
+            id=env_id,
+            entry_point=entry_point,
+            vector_entry_point=vector_entry_point,
+            max_episode_steps=max_episode_steps,
+            kwargs=kwargs,
+        )
     return env_id
 
 
