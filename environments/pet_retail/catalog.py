@@ -101,11 +101,6 @@ class Catalog(Sequence[Product]):
         norms = np.linalg.norm(self.embeddings, axis=1, keepdims=True)
         return self.embeddings / np.maximum(norms, np.finfo(np.float32).tiny)
 
-    @cached_property
-    def unit_embeddings_t(self) -> np.ndarray:
-        """:attr:`unit_embeddings` transposed to (d, n), C-contiguous (one row per embedding coordinate)."""
-        return np.ascontiguousarray(self.unit_embeddings.T)
-
     @overload
     def __getitem__(self, index: int) -> Product: ...
 

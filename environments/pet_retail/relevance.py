@@ -28,30 +28,23 @@ def category_overlap(queries: QueryBatch) -> np.ndarray:
 
 
 def _unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit length, in float64, summing squares in a fixed order (see :func:`_dot_columns`)."""
-    x = x.astype(np.float64)
-    sq = np.zeros(x.shape[0])
-    for k in range(x.shape[1]):
-        sq += x[:, k] * x[:, k]
-    return x / np.maximum(np.sqrt(sq), np.finfo(np.float64).tiny)[:, None]
+    """Rows of ``x`` scaled to unit length (float32; each row's norm is reduced on its own)."""
+    x = x.astype(np.float32)
+    norms = np.sqrt(np.square(x, dtype=np.float64).sum(axis=1))
+    return (x / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]).astype(np.float32)
 
 
-def _dot_columns(phi: np.ndarray, unit_t: np.ndarray, products: np.ndarray | None = None) -> np.ndarray:
-    """(n, m) float64 dot products of query rows with product columns (``unit_t`` is (d, m)).
+def _cosines(phi: np.ndarray, unit: np.ndarray, products: np.ndarray | None = None) -> np.ndarray:
+    """(n, m) float32 cosines of unit query rows ``phi`` with unit product embeddings ``unit`` (m, d).
 
-    With ``products`` (n, m), query i meets column ``products[i, j]``. The sum runs over the
-    embedding dimension one coordinate at a time, so every score is computed by the same operations
-    whatever the batch: scoring queries one by one or all at once gives bit-identical results
-    (a BLAS matrix product does not promise that).
+    With ``products`` (n, m), query i meets the rows ``products[i]``. Each query row is one
+    matrix-vector product of its own, so scoring queries one at a time or in a batch runs the very
+    same operations and gives bit-identical results (one matrix-matrix product would not promise that).
     """
-
-    def column(k: int) -> np.ndarray:
-        return unit_t[k] if products is None else unit_t[k][products]
-
-    acc = phi[:, 0, None] * column(0)
-    for k in range(1, phi.shape[1]):
-        acc += phi[:, k, None] * column(k)
-    return acc
+    out = np.empty((phi.shape[0], unit.shape[0] if products is None else products.shape[1]), dtype=np.float32)
+    for i in range(phi.shape[0]):
+        np.matmul(unit if products is None else unit[products[i]], phi[i], out=out[i])
+    return out
 
 
 def _as_batch(queries: Query | QueryBatch, config: SimulatorConfig) -> QueryBatch:
@@ -76,29 +69,33 @@ def relevance_scores(
             (the same ``m`` for every query) or an (n, m) array (``m`` per query).
 
     Returns:
-        (n, m) float64 scores; (m,) for a single :class:`Query`.
+        (n, m) float64 scores; (m,) for a single :class:`Query`. Scoring queries one at a time or
+        in a batch gives bit-identical scores; scoring a subset agrees with the whole catalog to
+        float32 precision (the cosines are float32).
     """
     batch = _as_batch(queries, config)
     rel: RelevanceConfig = config.relevance
     phi = _unit_rows(batch.phi_emb)
-    unit_t = catalog.unit_embeddings_t
-    overlap = np.log1p(category_overlap(batch).astype(np.float64))
+    unit = catalog.unit_embeddings
+    # A product's lexical term depends only on its category: one value per (query, category).
+    lexical = rel.w_lex * np.log1p(category_overlap(batch).astype(np.float64))
     if products is None:
-        semantic = _dot_columns(phi, unit_t)
-        lexical = overlap[:, catalog.categories]
+        semantic = _cosines(phi, unit)
+        lexical = lexical[:, catalog.categories]
     else:
         products = np.asarray(products, dtype=np.int64)
         if products.ndim == 1:
-            semantic = _dot_columns(phi, unit_t[:, products])
-            lexical = overlap[:, catalog.categories[products]]
+            semantic = _cosines(phi, unit[products])
+            lexical = lexical[:, catalog.categories[products]]
         elif products.ndim == 2 and products.shape[0] == len(batch):
-            semantic = _dot_columns(phi, unit_t, products)
-            lexical = np.take_along_axis(overlap, catalog.categories[products], axis=1)
+            semantic = _cosines(phi, unit, products)
+            lexical = np.take_along_axis(lexical, catalog.categories[products], axis=1)
         else:
             raise ValueError(
                 f"products must be None, 1-D or shaped (n_queries={len(batch)}, m), got shape {products.shape}"
             )
-    scores = rel.w_sem * semantic + rel.w_lex * lexical
+    scores = np.multiply(semantic, rel.w_sem, dtype=np.float64)
+    scores += lexical
     scores += rng.normal(0.0, rel.noise_sigma, size=scores.shape)
     return scores[0] if isinstance(queries, Query) else scores
 
@@ -125,7 +122,7 @@ def retrieve(
     m = scores.shape[1]
     c = min(n_candidates, m)
     top = (
-        np.argpartition(-scores, c - 1, axis=1)[:, :c]
+        np.argpartition(scores, m - c, axis=1)[:, m - c :]
         if c < m
         else np.broadcast_to(np.arange(m), scores.shape)
     )

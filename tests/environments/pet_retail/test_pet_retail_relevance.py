@@ -72,15 +72,23 @@ def test_noise_is_gaussian_with_the_configured_sigma(queries, catalog, cfg, nois
 
 
 def test_subsets_score_like_the_full_catalog(queries, catalog, noiseless):
+    # The cosines are float32 matrix-vector products, whose rounding may depend on the matrix's
+    # size; scores of a subset agree with the whole catalog's to float32 precision.
     full = relevance_scores(queries, catalog, noiseless, np.random.default_rng(0))
+    float32_tolerance = 4 * np.finfo(np.float32).eps
     subset = np.array([5, 17, 299, 0])
-    assert np.array_equal(
-        relevance_scores(queries, catalog, noiseless, np.random.default_rng(0), subset), full[:, subset]
+    np.testing.assert_allclose(
+        relevance_scores(queries, catalog, noiseless, np.random.default_rng(0), subset),
+        full[:, subset],
+        rtol=0,
+        atol=float32_tolerance,
     )
     per_query = np.random.default_rng(2).integers(0, len(catalog), size=(len(queries), 6))
-    assert np.array_equal(
+    np.testing.assert_allclose(
         relevance_scores(queries, catalog, noiseless, np.random.default_rng(0), per_query),
         np.take_along_axis(full, per_query, axis=1),
+        rtol=0,
+        atol=float32_tolerance,
     )
     with pytest.raises(ValueError, match=r"products must be None, 1-D or shaped \(n_queries=8, m\)"):
         relevance_scores(queries, catalog, noiseless, np.random.default_rng(0), np.zeros((3, 2), dtype=int))
