@@ -77,7 +77,9 @@ class UserBatch(Sequence[User]):
             segments=np.array([names.index(u.segment) for u in users], dtype=np.int64),
             theta_price=np.array([u.theta_price for u in users], dtype=np.float64),
             theta_pl=np.array([u.theta_pl for u in users], dtype=np.float64),
-            theta_cat=np.array([u.theta_cat for u in users], dtype=np.float64).reshape(len(users), -1),
+            theta_cat=np.array([u.theta_cat for u in users], dtype=np.float64).reshape(
+                len(users), len(config.catalog.categories)
+            ),
             theta_emb=np.array([np.asarray(u.theta_emb) for u in users], dtype=np.float32).reshape(
                 len(users), dim
             ),

@@ -116,3 +116,9 @@ def test_same_seed_gives_bit_identical_users(cfg):
 def test_negative_count_is_rejected(cfg):
     with pytest.raises(ValueError, match="n must be >= 0, got -1"):
         sample_users(cfg, np.random.default_rng(0), -1)
+
+
+def test_empty_batches_keep_their_shapes(cfg):
+    empty = sample_users(cfg, np.random.default_rng(0), 0)
+    assert len(empty) == 0 and empty.theta_cat.shape == (0, 4) and empty.theta_emb.shape == (0, 16)
+    assert UserBatch.from_users([], cfg).theta_cat.shape == (0, 4)
