@@ -13,6 +13,7 @@ _PACKAGE = "recframe.environments"
 
 #: Gymnasium name -> module whose ``create_environment(**kwargs)`` builds it.
 ENVIRONMENTS: dict[str, str] = {
+    "LinearBandit-v0": "linear_bandit",
     "Tutorial-v0": "tutorial",
 }
 
