@@ -59,6 +59,15 @@ class Vocabulary:
             matrix[list(ids), code] = True
         return matrix
 
+    @cached_property
+    def category_word_table(self) -> np.ndarray:
+        """(n_categories, max words per category) int64 word ids, :data:`PAD`-filled (a query's leading tokens)."""
+        width = max(len(ids) for ids in self.category_token_ids)
+        table = np.full((len(self.category_token_ids), width), PAD, dtype=np.int64)
+        for code, ids in enumerate(self.category_token_ids):
+            table[code, : len(ids)] = ids
+        return table
+
 
 @lru_cache(maxsize=32)
 def _vocabulary(categories: tuple[str, ...], query_types: tuple[str, ...], n_filler: int) -> Vocabulary:
@@ -213,10 +222,6 @@ def sample_queries(users: UserBatch, config: SimulatorConfig, rng: np.random.Gen
     noise = rng.standard_normal(users.theta_emb.shape, dtype=np.float32)
     phi_emb = users.theta_emb + np.float32(qcfg.phi_noise_std) * noise
     fillers = vocab.filler_offset + rng.integers(0, qcfg.token_vocab_size, size=(n, qcfg.n_random_tokens))
-    width = max(len(ids) for ids in vocab.category_token_ids)
-    cat_words = np.full((len(vocab.category_token_ids), width), PAD, dtype=np.int64)
-    for code, ids in enumerate(vocab.category_token_ids):
-        cat_words[code, : len(ids)] = ids
     type_words = np.asarray(vocab.type_token_ids, dtype=np.int64)[qtype, None]
     specificity = np.array([qcfg.specificity[t] for t in qcfg.query_types], dtype=np.float64)
     return QueryBatch(
@@ -225,7 +230,9 @@ def sample_queries(users: UserBatch, config: SimulatorConfig, rng: np.random.Gen
         intent=intent,
         query_type=qtype,
         phi_emb=phi_emb,
-        token_ids=np.concatenate([cat_words[intent], type_words, fillers.astype(np.int64)], axis=1),
+        token_ids=np.concatenate(
+            [vocab.category_word_table[intent], type_words, fillers.astype(np.int64)], axis=1
+        ),
         specificity=specificity[qtype],
         vocabulary=vocab,
     )
