@@ -19,6 +19,8 @@ from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, sample_queries
 from recframe.environments.pet_retail.users import UserBatch, sample_users
 
+from recframe.seeding import child_seeds, make_rng
+
 __all__ = ["STREAMS", "World", "format_summary", "world_statistics", "write_world_snapshot"]
 
 STREAMS = ("catalog", "users", "queries", "relevance", "behavior")
@@ -43,8 +45,8 @@ class World:
         """Generates the world of ``config`` (the defaults if None) from ``config.seed``."""
         config = SimulatorConfig() if config is None else config
         config.validate()
-        children = np.random.SeedSequence(config.seed).spawn(len(STREAMS))
-        rngs = {name: np.random.default_rng(child) for name, child in zip(STREAMS, children, strict=True)}
+        children = child_seeds(config.seed, len(STREAMS))  # SeedSequence(seed).spawn(n), without mutation
+        rngs = {name: make_rng(child) for name, child in zip(STREAMS, children, strict=True)}
         return cls(config=config, catalog=generate_catalog(config.catalog, rngs["catalog"]), rngs=rngs)
 
     def sample_users(self, n: int) -> UserBatch:
