@@ -15,6 +15,9 @@ _PACKAGE = "recframe.environments"
 ENVIRONMENTS: dict[str, str] = {
     "LinearBandit-v0": "linear_bandit",
     "Tutorial-v0": "tutorial",
+    "InterestEvolution-v0": "interest_evolution",
+    "InterestExploration-v0": "interest_exploration",
+    "LongTermSatisfaction-v0": "long_term_satisfaction",
 }
 
 
