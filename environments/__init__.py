@@ -11,17 +11,31 @@ from recframe.registration import register_environment
 
 _PACKAGE = "recframe.environments"
 
-#: Gymnasium name -> module whose ``create_environment(**kwargs)`` builds it.
+#: Gymnasium name -> module whose ``create_environment(**kwargs)`` builds it (or ``module:function``).
 ENVIRONMENTS: dict[str, str] = {
     "LinearBandit-v0": "linear_bandit",
     "Tutorial-v0": "tutorial",
     "InterestEvolution-v0": "interest_evolution",
     "InterestExploration-v0": "interest_exploration",
     "LongTermSatisfaction-v0": "long_term_satisfaction",
+    "PetRetail-v0": "pet_retail.envs",
+    "PetRetailCatalog-v0": "pet_retail.envs:create_catalog_environment",
+    "PetRetailBoost-v0": "pet_retail.boost:create_boost_environment",
+}
+
+#: Gymnasium name -> ``module:function`` building a native vector environment (``gymnasium.make_vec``).
+VECTOR_ENTRY_POINTS: dict[str, str] = {
+    "PetRetail-v0": "pet_retail.vector:create_vector_environment",
+    "PetRetailCatalog-v0": "pet_retail.vector:create_catalog_vector_environment",
+    "PetRetailBoost-v0": "pet_retail.vector:create_boost_vector_environment",
 }
 
 
 def register() -> None:
     """Registers every built-in environment with Gymnasium under the ``recframe/`` namespace."""
-    for name, module in ENVIRONMENTS.items():
-        register_environment(name, f"{_PACKAGE}.{module}:create_environment")
+    for name, target in ENVIRONMENTS.items():
+        entry_point = target if ":" in target else f"{target}:create_environment"
+        vector = VECTOR_ENTRY_POINTS.get(name)
+        register_environment(
+            name, f"{_PACKAGE}.{entry_point}", vector_entry_point=vector and f"{_PACKAGE}.{vector}"
+        )

@@ -18,7 +18,15 @@ import torch
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.users import User, UserBatch
 
-__all__ = ["Query", "QueryBatch", "Vocabulary", "build_vocabulary", "sample_queries", "sample_query"]
+__all__ = [
+    "Query",
+    "QueryBatch",
+    "Vocabulary",
+    "assemble_queries",
+    "build_vocabulary",
+    "sample_queries",
+    "sample_query",
+]
 
 PAD = -1
 """Token id of an empty slot in :attr:`QueryBatch.token_ids`."""
@@ -215,25 +223,39 @@ def sample_queries(users: UserBatch, config: SimulatorConfig, rng: np.random.Gen
         rng: the generator to draw from (advanced by the call).
     """
     qcfg = config.queries
-    vocab = build_vocabulary(config)
     n = len(users)
     intent = _categorical_rows(users.theta_cat, rng)
     qtype = rng.choice(len(qcfg.query_types), size=n, p=qcfg.query_type_mix).astype(np.int64, copy=False)
     noise = rng.standard_normal(users.theta_emb.shape, dtype=np.float32)
-    phi_emb = users.theta_emb + np.float32(qcfg.phi_noise_std) * noise
-    fillers = vocab.filler_offset + rng.integers(0, qcfg.token_vocab_size, size=(n, qcfg.n_random_tokens))
-    type_words = np.asarray(vocab.type_token_ids, dtype=np.int64)[qtype, None]
+    fillers = rng.integers(0, qcfg.token_vocab_size, size=(n, qcfg.n_random_tokens))
+    return assemble_queries(users, config, intent, qtype, noise, fillers)
+
+
+def assemble_queries(
+    users: UserBatch,
+    config: SimulatorConfig,
+    intent: np.ndarray,
+    query_type: np.ndarray,
+    noise: np.ndarray,
+    fillers: np.ndarray,
+) -> QueryBatch:
+    """The queries made of drawn parts: (n,) intent and type codes, (n, d) float32 standard-normal
+    embedding noise and (n, n_random_tokens) filler indices in ``[0, token_vocab_size)``."""
+    qcfg = config.queries
+    vocab = build_vocabulary(config)
+    type_words = np.asarray(vocab.type_token_ids, dtype=np.int64)[query_type, None]
     specificity = np.array([qcfg.specificity[t] for t in qcfg.query_types], dtype=np.float64)
     return QueryBatch(
         category_names=config.catalog.categories,
         query_type_names=qcfg.query_types,
         intent=intent,
-        query_type=qtype,
-        phi_emb=phi_emb,
+        query_type=query_type,
+        phi_emb=users.theta_emb + np.float32(qcfg.phi_noise_std) * noise,
         token_ids=np.concatenate(
-            [vocab.category_word_table[intent], type_words, fillers.astype(np.int64)], axis=1
+            [vocab.category_word_table[intent], type_words, vocab.filler_offset + fillers.astype(np.int64)],
+            axis=1,
         ),
-        specificity=specificity[qtype],
+        specificity=specificity[query_type],
         vocabulary=vocab,
     )
 

@@ -12,6 +12,8 @@ matrix-matrix product would not, and on small batches it is no slower.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import RelevanceConfig, SimulatorConfig
@@ -58,7 +60,7 @@ def relevance_scores(
     queries: Query | QueryBatch,
     catalog: Catalog,
     config: SimulatorConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     products: np.ndarray | None = None,
 ) -> np.ndarray:
     """Noisy base relevance of products to queries.
@@ -67,7 +69,8 @@ def relevance_scores(
         queries: one query or a batch of ``n``.
         catalog: the catalog.
         config: the simulator config (its ``relevance`` section sets the weights and noise).
-        rng: draws the N(0, noise_sigma^2) noise, one value per score.
+        rng: draws the N(0, noise_sigma^2) noise, one value per score; or one generator per query
+            (each draws its query's row, as if that query were scored alone).
         products: which products to score: None for the whole catalog, a 1-D array of product ids
             (the same ``m`` for every query) or an (n, m) array (``m`` per query).
 
@@ -99,15 +102,27 @@ def relevance_scores(
             )
     scores = np.multiply(semantic, rel.w_sem, dtype=np.float64)
     scores += lexical
-    scores += rng.normal(0.0, rel.noise_sigma, size=scores.shape)
+    if isinstance(rng, np.random.Generator):
+        scores += rng.normal(0.0, rel.noise_sigma, size=scores.shape)
+    else:
+        _check_generators(rng, len(batch))
+        for row, row_rng in zip(scores, rng, strict=True):
+            row += row_rng.normal(0.0, rel.noise_sigma, size=row.shape)
     return scores[0] if isinstance(queries, Query) else scores
+
+
+def _check_generators(rngs: Sequence[np.random.Generator], n_queries: int) -> None:
+    if len(rngs) != n_queries or not all(isinstance(g, np.random.Generator) for g in rngs):
+        raise TypeError(
+            f"rng must be a numpy Generator or one Generator per query ({n_queries}), got {rngs!r}"
+        )
 
 
 def retrieve(
     queries: Query | QueryBatch,
     catalog: Catalog,
     config: SimulatorConfig,
-    rng: np.random.Generator,
+    rng: np.random.Generator | Sequence[np.random.Generator],
     n_candidates: int,
     products: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:

@@ -1,0 +1,163 @@
+"""The shopper's cascade over a ranked list, and whether they search again.
+
+The textbook's shopper (``zoosim.dynamics.behavior``) scans the list top down. At position k they
+examine the product with probability sigmoid(pos_bias[query_type][k] + exam_sensitivity *
+satisfaction) and stop at the first product they do not examine; an examined product is clicked
+with probability sigmoid(utility), a click adds satisfaction_gain * utility to satisfaction (no
+click subtracts satisfaction_decay), a click turns into a purchase with probability
+sigmoid(beta_buy * utility + beta0 - w_price_penalty * log1p(price)), and a purchase subtracts
+post_purchase_fatigue. They stop after max_purchases purchases or once satisfaction drops below
+abandonment_threshold. Every query starts at satisfaction 0.
+
+Vectorized over shoppers *and* positions: whether a product would be clicked and bought if examined
+does not depend on satisfaction, so satisfaction before each position is a cumulative sum, and the
+positions reached follow from a cumulative AND of the continue conditions. The random numbers are
+drawn up front, a fixed block per shopper and query from the shopper's own generator, so a
+shopper's outcome does not depend on the batch it is simulated in. Probabilities are compared in
+logit space (``logit(u) < x`` rather than ``u < sigmoid(x)``), which keeps the per-position work to
+exact arithmetic.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig
+
+__all__ = [
+    "Cascade",
+    "CascadeDraws",
+    "draw_cascade",
+    "position_bias_table",
+    "retention_continues",
+    "simulate_cascade",
+    "utilities",
+]
+
+
+@dataclass(frozen=True)
+class CascadeDraws:
+    """The random numbers of one query's cascade per shopper (rows) and position (columns).
+
+    Attributes:
+        noise: (n, k) standard normals (utility noise).
+        exam, click, buy: (n, k) logits of uniforms for the examine, click and buy decisions.
+        retention: (n,) logit of the uniform deciding whether the shopper searches again.
+    """
+
+    noise: np.ndarray
+    exam: np.ndarray
+    click: np.ndarray
+    buy: np.ndarray
+    retention: np.ndarray
+
+
+def draw_cascade(rngs: Sequence[np.random.Generator], k: int) -> CascadeDraws:
+    """Draws the cascade of ``k`` positions for each shopper: k normals, then 3k + 1 uniforms."""
+    n = len(rngs)
+    noise = np.empty((n, k))
+    uniforms = np.empty((n, 3 * k + 1))
+    for i, rng in enumerate(rngs):
+        rng.standard_normal(out=noise[i])
+        rng.random(out=uniforms[i])
+    with np.errstate(divide="ignore"):  # u = 0 gives -inf: the event happens, as u < sigmoid(x) says
+        logits = np.log(uniforms) - np.log1p(-uniforms)
+    return CascadeDraws(
+        noise=noise,
+        exam=logits[:, :k],
+        click=logits[:, k : 2 * k],
+        buy=logits[:, 2 * k : 3 * k],
+        retention=logits[:, 3 * k],
+    )
+
+
+def position_bias_table(behavior: BehaviorConfig, query_types: Sequence[str], k: int) -> np.ndarray:
+    """(n_query_types, k) position biases; positions past a vector's end repeat its last value."""
+    table = np.empty((len(query_types), k))
+    for row, qtype in enumerate(query_types):
+        bias = list(behavior.pos_bias[qtype])
+        table[row] = (bias + [bias[-1]] * k)[:k]
+    return table
+
+
+def utilities(
+    behavior: BehaviorConfig,
+    cosine: np.ndarray,
+    log_price: np.ndarray,
+    is_pl: np.ndarray,
+    affinity: np.ndarray,
+    theta_price: np.ndarray,
+    theta_pl: np.ndarray,
+    noise: np.ndarray,
+) -> np.ndarray:
+    """(n, k) latent utilities: alpha_rel * cosine + alpha_price * theta_price * log1p(price) +
+    alpha_pl * theta_pl * is_pl + alpha_cat * theta_cat[category] + sigma_u * noise.
+
+    ``theta_price`` and ``theta_pl`` are (n,); the other arguments (n, k).
+    """
+    b = behavior
+    utility = b.alpha_rel * cosine
+    utility += b.alpha_price * theta_price[:, None] * log_price
+    utility += b.alpha_pl * theta_pl[:, None] * is_pl
+    utility += b.alpha_cat * affinity
+    utility += b.sigma_u * noise
+    return utility
+
+
+@dataclass(frozen=True)
+class Cascade:
+    """What each shopper did at each position of the list shown.
+
+    Attributes:
+        examined, clicks, buys: (n, k) bool; ``examined`` is a prefix of each row.
+        satisfaction: (n,) satisfaction at the end of the cascade.
+    """
+
+    examined: np.ndarray
+    clicks: np.ndarray
+    buys: np.ndarray
+    satisfaction: np.ndarray
+
+
+def simulate_cascade(
+    behavior: BehaviorConfig,
+    utility: np.ndarray,
+    log_price: np.ndarray,
+    pos_bias: np.ndarray,
+    draws: CascadeDraws,
+) -> Cascade:
+    """Runs the cascade for (n, k) utilities, log1p(prices) and position biases."""
+    b = behavior
+    n = utility.shape[0]
+    would_click = draws.click < utility
+    would_buy = would_click & (draws.buy < b.beta_buy * utility + b.beta0 - b.w_price_penalty * log_price)
+    delta = np.where(would_click, b.satisfaction_gain * utility, -b.satisfaction_decay)
+    delta -= np.where(would_buy, max(0.0, b.post_purchase_fatigue), 0.0)
+    sat_after = np.cumsum(delta, axis=1)
+    sat_before = np.concatenate([np.zeros((n, 1)), sat_after[:, :-1]], axis=1)
+    would_examine = draws.exam < pos_bias + b.exam_sensitivity * sat_before
+    go_on = would_examine & (np.cumsum(would_buy, axis=1) < b.max_purchases)
+    go_on &= sat_after >= b.abandonment_threshold
+    reached = np.concatenate(
+        [np.ones((n, 1), dtype=bool), np.logical_and.accumulate(go_on, axis=1)[:, :-1]], axis=1
+    )
+    examined = reached & would_examine
+    return Cascade(
+        examined=examined,
+        clicks=examined & would_click,
+        buys=examined & would_buy,
+        satisfaction=np.where(examined, delta, 0.0).cumsum(axis=1)[:, -1],
+    )
+
+
+def retention_continues(
+    retention: RetentionConfig, clicks: np.ndarray, satisfaction: np.ndarray, draws: CascadeDraws
+) -> np.ndarray:
+    """(n,) bool: whether each shopper issues another query, with probability
+    sigmoid(logit(base_rate) + click_weight * clicks + satisfaction_weight * satisfaction)."""
+    r = retention
+    base = math.log(r.base_rate) - math.log1p(-r.base_rate)
+    return draws.retention < base + r.click_weight * clicks + r.satisfaction_weight * satisfaction

@@ -1,0 +1,103 @@
+"""What a retailer observes: product features, query/session features and responses, with their spaces.
+
+* Products: a float32 row per product, ``price, cm2, discount, is_pl, bestseller, strategic``, the
+  category one-hot and the embedding (:func:`product_features`); retrieval adds the query's
+  ``relevance`` as a last column.
+* Shopper: the query (type and intent one-hots, embedding phi_emb) and the visit so far (queries
+  before this one, clicks, purchases). The latent preferences (segment, thetas) and satisfaction
+  are never shown.
+* Responses, per slate position: ``examined, click, purchase`` (0/1), ``revenue`` (price if
+  bought), ``margin`` (CM2 if bought), ``strategic`` (a strategic product was bought).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from gymnasium import spaces
+from recframe.environments.pet_retail.catalog import Catalog
+from recframe.environments.pet_retail.config import SimulatorConfig
+
+__all__ = [
+    "BIG",
+    "RESPONSE_FIELDS",
+    "SESSION_FEATURES",
+    "product_feature_names",
+    "product_features",
+    "response_space",
+    "shopper_observation",
+    "shopper_space",
+]
+
+SESSION_FEATURES = ("queries_before", "clicks_before", "purchases_before")
+"""The visit-so-far features of the shopper observation's ``session`` entry."""
+
+RESPONSE_FIELDS = ("examined", "click", "purchase", "revenue", "margin", "strategic")
+"""The keys of one slate position's response observation."""
+
+_BINARY = ("examined", "click", "purchase", "strategic")
+
+BIG = float(np.finfo(np.float32).max)
+"""The bound of unbounded float32 features (finite, as ``check_env`` asks of Box spaces)."""
+
+
+def product_feature_names(config: SimulatorConfig, relevance: bool = False) -> tuple[str, ...]:
+    """Column names of :func:`product_features` (plus ``relevance`` last when retrieved for a query)."""
+    base = ("price", "cm2", "discount", "is_pl", "bestseller", "strategic")
+    cats = tuple(f"category_{c}" for c in config.catalog.categories)
+    emb = tuple(f"embedding_{i}" for i in range(config.catalog.embedding_dim))
+    return base + cats + emb + (("relevance",) if relevance else ())
+
+
+def product_features(catalog: Catalog) -> np.ndarray:
+    """(n_products, n_features) float32 static features, read-only (see :func:`product_feature_names`)."""
+    numeric = np.stack(
+        [
+            catalog.prices,
+            catalog.cm2,
+            catalog.discounts,
+            catalog.is_pl,
+            catalog.bestseller,
+            catalog.strategic,
+        ],
+        axis=1,
+    )
+    onehot = np.eye(len(catalog.category_names))[catalog.categories]
+    features = np.concatenate([numeric, onehot, catalog.embeddings], axis=1).astype(np.float32)
+    features.setflags(write=False)
+    return features
+
+
+def shopper_space(config: SimulatorConfig) -> spaces.Dict:
+    """The space of one shopper observation."""
+    n_types, n_cats = len(config.queries.query_types), len(config.catalog.categories)
+    dim = config.catalog.embedding_dim
+    return spaces.Dict(
+        query_type=spaces.Box(0.0, 1.0, (n_types,), np.float32),
+        intent=spaces.Box(0.0, 1.0, (n_cats,), np.float32),
+        query_embedding=spaces.Box(-BIG, BIG, (dim,), np.float32),
+        session=spaces.Box(0.0, BIG, (len(SESSION_FEATURES),), np.float32),
+    )
+
+
+def shopper_observation(
+    query_type: np.ndarray,
+    intent: np.ndarray,
+    phi_emb: np.ndarray,
+    session: np.ndarray,
+    config: SimulatorConfig,
+) -> dict[str, np.ndarray]:
+    """Shopper observations of a batch: (n,) codes, (n, d) embeddings, (n, 3) session counts -> dict of (n, ...)."""
+    return {
+        "query_type": np.eye(len(config.queries.query_types), dtype=np.float32)[query_type],
+        "intent": np.eye(len(config.catalog.categories), dtype=np.float32)[intent],
+        "query_embedding": phi_emb.astype(np.float32),
+        "session": session.astype(np.float32),
+    }
+
+
+def response_space() -> spaces.Dict:
+    """The space of one slate position's response."""
+    items: dict[str, spaces.Space] = {name: spaces.Discrete(2) for name in _BINARY}
+    items["revenue"] = spaces.Box(0.0, BIG, (), np.float32)
+    items["margin"] = spaces.Box(-BIG, BIG, (), np.float32)
+    return spaces.Dict({name: items[name] for name in RESPONSE_FIELDS})

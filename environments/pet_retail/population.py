@@ -1,0 +1,86 @@
+"""Shoppers and their queries drawn one generator per shopper, for environments that step them in batches.
+
+:func:`recframe.environments.pet_retail.users.sample_users` and
+:func:`~recframe.environments.pet_retail.queries.sample_queries` draw a whole batch from one
+generator, so the draws a shopper gets depend on the batch it is in. The environments instead give
+every shopper its own streams, and here each shopper draws a fixed block of random numbers from its
+own generator, in a fixed order; the arithmetic that turns the blocks into users and queries is
+vectorized over the batch and elementwise. A shopper therefore gets bit-identical users and queries
+whether it is simulated alone or among thousands, which is what lets the vectorized environment
+reproduce single environments exactly. The distributions are those of ``users`` and ``queries``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+from recframe.environments.pet_retail.config import SimulatorConfig
+from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries
+from recframe.environments.pet_retail.users import UserBatch
+
+__all__ = ["draw_queries", "draw_users", "inverse_cdf"]
+
+
+def inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
+    """Category codes from uniforms ``u`` (n,) by inverting ``cdf`` ((k,) shared or (n, k) per row)."""
+    cdf = np.atleast_2d(cdf)
+    codes = (cdf <= u[:, None]).sum(axis=1)
+    return np.minimum(codes, cdf.shape[1] - 1).astype(np.int64)
+
+
+def draw_users(config: SimulatorConfig, rngs: Sequence[np.random.Generator]) -> UserBatch:
+    """One shopper per generator.
+
+    Each generator draws, in order: a uniform (segment), two standard normals (theta_price,
+    theta_pl), a Dirichlet vector of the segment's concentrations (theta_cat) and ``embedding_dim``
+    float32 standard normals (theta_emb).
+    """
+    ucfg, dim = config.users, config.catalog.embedding_dim
+    params = [ucfg.segment_params[s] for s in ucfg.segments]
+    seg_cdf = np.cumsum(ucfg.segment_mix)
+    n = len(rngs)
+    segments = np.empty(n, dtype=np.int64)
+    normals = np.empty((n, 2))
+    theta_cat = np.empty((n, len(config.catalog.categories)))
+    theta_emb = np.empty((n, dim), dtype=np.float32)
+    for i, rng in enumerate(rngs):
+        segments[i] = inverse_cdf(seg_cdf, rng.random(1))[0]
+        rng.standard_normal(out=normals[i])
+        theta_cat[i] = rng.dirichlet(params[segments[i]].cat_conc)
+        rng.standard_normal(out=theta_emb[i], dtype=np.float32)
+    price_mean, price_std, pl_mean, pl_std = (
+        np.array([getattr(p, name) for p in params])[segments]
+        for name in ("price_mean", "price_std", "pl_mean", "pl_std")
+    )
+    return UserBatch(
+        segment_names=ucfg.segments,
+        segments=segments,
+        theta_price=price_mean + price_std * normals[:, 0],
+        theta_pl=pl_mean + pl_std * normals[:, 1],
+        theta_cat=theta_cat,
+        theta_emb=theta_emb,
+    )
+
+
+def draw_queries(
+    users: UserBatch, config: SimulatorConfig, rngs: Sequence[np.random.Generator]
+) -> QueryBatch:
+    """One query per shopper, the i-th drawn from ``rngs[i]``.
+
+    Each generator draws, in order: two uniforms (intent ~ theta_cat, type ~ query_type_mix),
+    ``embedding_dim`` float32 standard normals (phi_emb = theta_emb + phi_noise_std * noise) and
+    ``n_random_tokens`` filler tokens.
+    """
+    qcfg = config.queries
+    n, dim = len(users), config.catalog.embedding_dim
+    uniforms = np.empty((n, 2))
+    noise = np.empty((n, dim), dtype=np.float32)
+    fillers = np.empty((n, qcfg.n_random_tokens), dtype=np.int64)
+    for i, rng in enumerate(rngs):
+        rng.random(out=uniforms[i])
+        rng.standard_normal(out=noise[i], dtype=np.float32)
+        fillers[i] = rng.integers(0, qcfg.token_vocab_size, size=qcfg.n_random_tokens)
+    intent = inverse_cdf(np.cumsum(users.theta_cat, axis=1), uniforms[:, 0])
+    qtype = inverse_cdf(np.cumsum(qcfg.query_type_mix), uniforms[:, 1])
+    return assemble_queries(users, config, intent, qtype, noise, fillers)

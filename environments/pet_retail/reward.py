@@ -1,0 +1,70 @@
+"""The retailer's reward for one query: GMV, margin, strategic purchases and clicks.
+
+reward = alpha_gmv * GMV + beta_cm2 * CM2 + gamma_strat * strategic purchases + delta_clicks *
+clicks, as in the textbook (``zoosim.dynamics.reward``): GMV and CM2 sum the prices and margins of
+the products bought, strategic purchases count the bought products of strategic categories.
+:func:`reward_components` works on (n, k) arrays of a batch of shoppers; :class:`ResponseReward` is
+the same computation as a RecSim reward aggregator over one slate's response objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from recframe.environments.pet_retail.config import RewardConfig
+
+__all__ = ["COMPONENTS", "ResponseReward", "reward_components"]
+
+COMPONENTS = ("gmv", "cm2", "strategic_purchases", "clicks")
+"""The reward's components, in the order of the weights alpha_gmv, beta_cm2, gamma_strat, delta_clicks."""
+
+
+def reward_components(
+    cfg: RewardConfig, clicks: np.ndarray, revenue: np.ndarray, margin: np.ndarray, strategic: np.ndarray
+) -> dict[str, np.ndarray]:
+    """Per-shopper reward and components from (n, k) per-position arrays.
+
+    Args:
+        cfg: the reward weights.
+        clicks: (n, k) bool, clicked positions.
+        revenue: (n, k) price of each bought product, 0 elsewhere.
+        margin: (n, k) CM2 of each bought product, 0 elsewhere.
+        strategic: (n, k) bool, bought products of strategic categories.
+
+    Returns:
+        ``{"reward", "gmv", "cm2", "strategic_purchases", "clicks"}``, each (n,) float64.
+    """
+    parts = {
+        "gmv": revenue.sum(axis=1),
+        "cm2": margin.sum(axis=1),
+        "strategic_purchases": strategic.sum(axis=1).astype(np.float64),
+        "clicks": clicks.sum(axis=1).astype(np.float64),
+    }
+    weights = (cfg.alpha_gmv, cfg.beta_cm2, cfg.gamma_strat, cfg.delta_clicks)
+    reward = weights[0] * parts["gmv"]
+    for weight, name in zip(weights[1:], COMPONENTS[1:], strict=True):
+        reward = reward + weight * parts[name]
+    return {"reward": reward, **parts}
+
+
+class ResponseReward:
+    """A RecSim reward aggregator: the reward of one slate's :class:`ShopperResponse` objects.
+
+    Keeps the components of the last call in :attr:`last_components` (plain floats) so that the
+    environment can report them in ``info`` without recomputing.
+    """
+
+    def __init__(self, cfg: RewardConfig) -> None:
+        self.cfg = cfg
+        self.last_components: dict[str, float] = {}
+
+    def __call__(self, responses: Sequence[Any]) -> float:
+        columns = [
+            np.array([[getattr(r, name) for r in responses]])
+            for name in ("click", "revenue", "margin", "strategic")
+        ]
+        parts = reward_components(self.cfg, *columns)
+        self.last_components = {name: float(value[0]) for name, value in parts.items()}
+        return self.last_components["reward"]

@@ -1,0 +1,292 @@
+"""Shopper visits, simulated for a batch of shoppers at once: the engine behind every pet-retail env.
+
+A visit: a shopper arrives (:meth:`ShopperSessions.start` draws them and their first query); each
+step the retailer shows a ranked list for the current query and the shopper responds through the
+cascade (:meth:`ShopperSessions.respond`), after which they either type another query or leave.
+
+Random streams: every shopper has three generators, ``relevance`` (retrieval noise), ``shopper``
+(who they are and what they type) and ``behavior`` (cascade and retention), each consumed in a fixed
+order and amount per event. All cross-shopper work is elementwise or row by row, so a shopper's
+trajectory depends only on its own streams and actions, not on the batch: the single environments
+(a batch of one) and the vectorized one give bit-identical results. :func:`shopper_streams` derives
+the three generators from a seed exactly as the RecSim components derive theirs
+(``SingleUserEnvironment.reset_sampler``), so ``env.reset(seed=s)`` and a vectorized shopper
+seeded with ``s`` are the same shopper.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+from recframe.environments.pet_retail.behavior import (
+    draw_cascade,
+    position_bias_table,
+    retention_continues,
+    simulate_cascade,
+    utilities,
+)
+from recframe.environments.pet_retail.catalog import Catalog
+from recframe.environments.pet_retail.config import SimulatorConfig
+from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_observation
+from recframe.environments.pet_retail.population import draw_queries, draw_users
+from recframe.environments.pet_retail.queries import QueryBatch
+from recframe.environments.pet_retail.relevance import relevance_scores
+from recframe.environments.pet_retail.reward import reward_components
+from recframe.environments.pet_retail.users import UserBatch
+from recframe.environments.pet_retail.world import World
+
+from recframe.seeding import SeedLike, child_seeds, make_rng
+
+__all__ = ["Outcome", "ShopperSessions", "load_catalog", "shopper_streams", "unit_rows"]
+
+
+def shopper_streams(seed: SeedLike) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
+    """The ``(relevance, shopper, behavior)`` generators of a shopper seeded with ``seed``.
+
+    Mirrors the RecSim nesting: the environment splits its seed into the document sampler's and
+    the user model's, and the user model splits its own into the user sampler's and the response
+    stream's.
+    """
+    document_seed, user_seed = child_seeds(seed, 2)
+    sampler_seed, model_seed = child_seeds(user_seed, 2)
+    return make_rng(document_seed), make_rng(sampler_seed), make_rng(model_seed)
+
+
+@lru_cache(maxsize=4)
+def _catalog(config_json: str) -> Catalog:
+    return World.create(SimulatorConfig.from_dict(json.loads(config_json))).catalog
+
+
+def load_catalog(config: SimulatorConfig) -> Catalog:
+    """The catalog of ``config``'s world (drawn from ``config.seed``; cached, shared between envs)."""
+    config.validate()
+    return _catalog(json.dumps(config.to_dict(), sort_keys=True))
+
+
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit length, float32 (each row on its own)."""
+    x = x.astype(np.float32)
+    norms = np.sqrt(np.square(x, dtype=np.float64).sum(axis=1))
+    return (x / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]).astype(np.float32)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """The responses of a batch of shoppers to the lists they were shown.
+
+    Attributes:
+        product_ids: (n, k) the products shown, in rank order.
+        examined, clicks, buys, strategic: (n, k) bool (``strategic``: a strategic product bought).
+        revenue, margin: (n, k) price and CM2 of the bought products, 0 elsewhere.
+        satisfaction: (n,) satisfaction at the end of the cascade.
+        continues: (n,) whether the shopper searches again (else the visit is over).
+        components: ``reward, gmv, cm2, strategic_purchases, clicks``, each (n,).
+    """
+
+    product_ids: np.ndarray
+    examined: np.ndarray
+    clicks: np.ndarray
+    buys: np.ndarray
+    strategic: np.ndarray
+    revenue: np.ndarray
+    margin: np.ndarray
+    satisfaction: np.ndarray
+    continues: np.ndarray
+    components: dict[str, np.ndarray]
+
+    def responses(self) -> dict[str, np.ndarray]:
+        """The (n, k) arrays behind each response field (see ``features.RESPONSE_FIELDS``)."""
+        return {
+            "examined": self.examined,
+            "click": self.clicks,
+            "purchase": self.buys,
+            "revenue": self.revenue,
+            "margin": self.margin,
+            "strategic": self.strategic,
+        }
+
+
+class ShopperSessions:
+    """The state and random streams of ``num_shoppers`` shoppers, and the vectorized simulation steps.
+
+    Methods take ``idx``, an int64 array of the shoppers concerned (each at most once).
+
+    Attributes:
+        config, catalog: the world.
+        users: a :class:`UserBatch` with one row per shopper (the current shopper of each slot).
+        queries: a :class:`QueryBatch` with each shopper's current query.
+        session: (num_shoppers, 3) float64 visit counts (see ``SESSION_FEATURES``).
+        active: (num_shoppers,) whether the shopper's visit is going on.
+        streams: ``{"relevance": [...], "shopper": [...], "behavior": [...]}``, one generator per
+            shopper; owners may replace entries (the RecSim components put their own generators in).
+    """
+
+    def __init__(self, config: SimulatorConfig, catalog: Catalog, num_shoppers: int) -> None:
+        if (
+            isinstance(num_shoppers, bool)
+            or not isinstance(num_shoppers, int | np.integer)
+            or num_shoppers < 1
+        ):
+            raise ValueError(f"num_shoppers must be a positive integer, got {num_shoppers!r}")
+        self.config, self.catalog, self.num_shoppers = config, catalog, int(num_shoppers)
+        rngs = [shopper_streams(i) for i in range(self.num_shoppers)]
+        self.streams: dict[str, list[np.random.Generator]] = {
+            name: [r[j] for r in rngs] for j, name in enumerate(("relevance", "shopper", "behavior"))
+        }
+        everyone = np.arange(self.num_shoppers)
+        self.users: UserBatch = draw_users(config, [make_rng(0) for _ in everyone])
+        self.queries: QueryBatch = draw_queries(self.users, config, [make_rng(0) for _ in everyone])
+        self.phi_unit = unit_rows(self.queries.phi_emb)
+        self.session = np.zeros((self.num_shoppers, len(SESSION_FEATURES)))
+        self.active = np.zeros(self.num_shoppers, dtype=bool)
+        self._pos_bias = position_bias_table(
+            config.behavior, config.queries.query_types, max(config.top_k, 64)
+        )
+        self._log_price = np.log1p(catalog.prices)
+        self._unit = catalog.unit_embeddings
+
+    def reseed(self, index: int, seed: SeedLike) -> None:
+        """Restarts shopper ``index``'s three generators from ``seed`` (in place)."""
+        for name, rng in zip(("relevance", "shopper", "behavior"), shopper_streams(seed), strict=True):
+            self.streams[name][index].bit_generator.state = rng.bit_generator.state
+
+    def _rngs(self, name: str, idx: np.ndarray) -> list[np.random.Generator]:
+        stream = self.streams[name]
+        return [stream[i] for i in idx.tolist()]
+
+    def start(self, idx: np.ndarray) -> None:
+        """New shoppers arrive in slots ``idx``: draws them and their first queries."""
+        users = draw_users(self.config, self._rngs("shopper", idx))
+        for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
+            getattr(self.users, name)[idx] = getattr(users, name)
+        self.session[idx] = 0.0
+        self.active[idx] = True
+        self._next_queries(idx, users)
+
+    def _next_queries(self, idx: np.ndarray, users: UserBatch | None = None) -> None:
+        if users is None:
+            users = self.user_rows(idx)
+        queries = draw_queries(users, self.config, self._rngs("shopper", idx))
+        for name in ("intent", "query_type", "phi_emb", "token_ids", "specificity"):
+            getattr(self.queries, name)[idx] = getattr(queries, name)
+        self.phi_unit[idx] = unit_rows(queries.phi_emb)
+
+    def user_rows(self, idx: np.ndarray) -> UserBatch:
+        """The shoppers in slots ``idx`` as a :class:`UserBatch` (copies)."""
+        u = self.users
+        return UserBatch(
+            segment_names=u.segment_names,
+            segments=u.segments[idx],
+            theta_price=u.theta_price[idx],
+            theta_pl=u.theta_pl[idx],
+            theta_cat=u.theta_cat[idx],
+            theta_emb=u.theta_emb[idx],
+        )
+
+    def query_rows(self, idx: np.ndarray) -> QueryBatch:
+        """The current queries of slots ``idx`` as a :class:`QueryBatch` (copies)."""
+        q = self.queries
+        return QueryBatch(
+            category_names=q.category_names,
+            query_type_names=q.query_type_names,
+            intent=q.intent[idx],
+            query_type=q.query_type[idx],
+            phi_emb=q.phi_emb[idx],
+            token_ids=q.token_ids[idx],
+            specificity=q.specificity[idx],
+            vocabulary=q.vocabulary,
+        )
+
+    def observe(self, idx: np.ndarray) -> dict[str, np.ndarray]:
+        """Shopper observations of slots ``idx`` (dict of (n, ...) arrays)."""
+        q = self.queries
+        return shopper_observation(
+            q.query_type[idx], q.intent[idx], q.phi_emb[idx], self.session[idx], self.config
+        )
+
+    def top_products(
+        self, idx: np.ndarray, k: int, boosts: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The ``k`` best products for each current query by relevance (+ ``boosts``), best first.
+
+        Args:
+            idx: the shoppers.
+            k: how many products per shopper.
+            boosts: optional (n, n_products) scores added to the relevance before ranking.
+
+        Returns:
+            ``(product_ids, relevance)``, each (n, k): the products and their (noisy) relevance.
+            Draws one relevance noise value per catalog product from each shopper's relevance stream.
+        """
+        relevance = relevance_scores(
+            self.query_rows(idx), self.catalog, self.config, self._rngs("relevance", idx)
+        )
+        scores = relevance if boosts is None else relevance + boosts
+        m = scores.shape[1]
+        top = np.argpartition(scores, m - k, axis=1)[:, m - k :]
+        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
+        ids = np.take_along_axis(top, order, axis=1)
+        return ids, np.take_along_axis(relevance, ids, axis=1)
+
+    def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
+        """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``."""
+        out = np.empty(product_ids.shape, dtype=np.float32)
+        phi = self.phi_unit
+        for row, (i, ids) in enumerate(zip(idx.tolist(), product_ids, strict=True)):
+            np.matmul(self._unit[ids], phi[i], out=out[row])
+        return out
+
+    def respond(self, idx: np.ndarray, product_ids: np.ndarray) -> Outcome:
+        """Shoppers ``idx`` respond to the ranked lists ``product_ids`` (n, k), then search again or leave.
+
+        Draws each shopper's cascade from its behavior stream and, for those who stay, their next
+        query from their shopper stream; updates the visit counts and :attr:`active`.
+        """
+        cat = self.catalog
+        k = product_ids.shape[1]
+        if k > self._pos_bias.shape[1]:
+            self._pos_bias = position_bias_table(self.config.behavior, self.config.queries.query_types, k)
+        u = self.users
+        draws = draw_cascade(self._rngs("behavior", idx), k)
+        log_price = self._log_price[product_ids]
+        utility = utilities(
+            self.config.behavior,
+            self.cosines(idx, product_ids),
+            log_price,
+            cat.is_pl[product_ids],
+            np.take_along_axis(u.theta_cat[idx], cat.categories[product_ids], axis=1),
+            u.theta_price[idx],
+            u.theta_pl[idx],
+            draws.noise,
+        )
+        pos_bias = self._pos_bias[self.queries.query_type[idx], :k]
+        cascade = simulate_cascade(self.config.behavior, utility, log_price, pos_bias, draws)
+        buys = cascade.buys
+        revenue = np.where(buys, cat.prices[product_ids], 0.0)
+        margin = np.where(buys, cat.cm2[product_ids], 0.0)
+        strategic = buys & cat.strategic[product_ids]
+        components = reward_components(self.config.reward, cascade.clicks, revenue, margin, strategic)
+        continues = retention_continues(
+            self.config.retention, components["clicks"], cascade.satisfaction, draws
+        )
+        self.session[idx] += np.stack(
+            [np.ones(len(idx)), components["clicks"], buys.sum(axis=1, dtype=np.float64)], axis=1
+        )
+        self.active[idx] = continues
+        if continues.any():
+            self._next_queries(idx[continues])
+        return Outcome(
+            product_ids=product_ids,
+            examined=cascade.examined,
+            clicks=cascade.clicks,
+            buys=buys,
+            strategic=strategic,
+            revenue=revenue,
+            margin=margin,
+            satisfaction=cascade.satisfaction,
+            continues=continues,
+            components=components,
+        )

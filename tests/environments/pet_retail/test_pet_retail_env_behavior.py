@@ -1,0 +1,202 @@
+"""Shopper behaviour statistics: cascade, purchase cap, abandonment, retention, population, retrieval.
+
+Tolerances are 4.5 binomial standard errors of the sample at hand (a false alarm about once in
+150,000 runs per check); every sample is drawn from a fixed seed, so the tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+from recframe.environments.pet_retail.behavior import (
+    CascadeDraws,
+    draw_cascade,
+    position_bias_table,
+    retention_continues,
+    simulate_cascade,
+)
+from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
+from recframe.environments.pet_retail.population import draw_queries, draw_users
+from recframe.environments.pet_retail.queries import QueryBatch
+from recframe.environments.pet_retail.relevance import relevance_scores
+from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
+
+Z = 4.5
+
+
+def _sigmoid(x):
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _within(successes: int, trials: int, p: float) -> bool:
+    return abs(successes / trials - p) <= Z * np.sqrt(p * (1 - p) / trials)
+
+
+def _draws(n: int, k: int, seed: int) -> CascadeDraws:
+    rng = np.random.default_rng(seed)
+    u = rng.random((n, 3 * k + 1))
+    logits = np.log(u) - np.log1p(-u)
+    return CascadeDraws(
+        rng.standard_normal((n, k)),
+        logits[:, :k],
+        logits[:, k : 2 * k],
+        logits[:, 2 * k : 3 * k],
+        logits[:, 3 * k],
+    )
+
+
+def _run(
+    behavior: BehaviorConfig,
+    utility: float,
+    n: int = 20_000,
+    k: int = 10,
+    qtype: str = "category",
+    seed: int = 0,
+):
+    pos_bias = np.broadcast_to(position_bias_table(behavior, [qtype], k), (n, k))
+    util = np.full((n, k), utility)
+    log_price = np.full((n, k), np.log1p(12.0))
+    return simulate_cascade(behavior, util, log_price, pos_bias, _draws(n, k, seed)), pos_bias[0]
+
+
+def test_examination_by_position_follows_the_position_bias_at_satisfaction_zero():
+    flat = BehaviorConfig(
+        satisfaction_gain=0.0, satisfaction_decay=0.0, post_purchase_fatigue=0.0, max_purchases=100
+    )
+    for qtype in ("category", "brand", "generic"):
+        cascade, bias = _run(flat, utility=0.0, qtype=qtype, seed=1)
+        examined = cascade.examined
+        reached = np.concatenate([np.ones((len(examined), 1), dtype=bool), examined[:, :-1]], axis=1)
+        for k in range(6):
+            trials = int(reached[:, k].sum())
+            assert _within(int(examined[:, k].sum()), trials, _sigmoid(bias[k])), (qtype, k)
+
+
+def test_clicks_and_purchases_given_examination_follow_the_utility():
+    flat = BehaviorConfig(
+        satisfaction_gain=0.0, satisfaction_decay=0.0, post_purchase_fatigue=0.0, max_purchases=100
+    )
+    utility = 0.4
+    cascade, _ = _run(flat, utility=utility, seed=2)
+    examined, clicks, buys = cascade.examined, cascade.clicks, cascade.buys
+    assert not (clicks & ~examined).any() and not (buys & ~clicks).any()
+    assert _within(int(clicks.sum()), int(examined.sum()), _sigmoid(utility))
+    buy_logit = flat.beta_buy * utility + flat.beta0 - flat.w_price_penalty * np.log1p(12.0)
+    assert _within(int(buys.sum()), int(clicks.sum()), _sigmoid(buy_logit))
+
+
+def test_purchases_are_capped_and_the_cascade_stops_at_the_cap():
+    eager = BehaviorConfig(
+        post_purchase_fatigue=0.0, pos_bias={t: [50.0] for t in ("category", "brand", "generic")}
+    )
+    cascade, _ = _run(eager, utility=60.0, n=500)
+    assert np.all(cascade.buys.sum(axis=1) == 3)
+    assert np.all(cascade.examined.sum(axis=1) == 3)
+    default, _ = _run(BehaviorConfig(), utility=3.0, n=5_000, k=20, seed=3)
+    assert default.buys.sum(axis=1).max() <= 3
+
+
+def test_dissatisfied_shoppers_abandon():
+    grumpy = BehaviorConfig(
+        satisfaction_decay=1.5, pos_bias={t: [50.0] for t in ("category", "brand", "generic")}
+    )
+    cascade, _ = _run(grumpy, utility=-60.0, n=500)
+    # -1.5 after one product, -3.0 < -2 after the second: nobody looks at a third.
+    assert np.all(cascade.examined.sum(axis=1) == 2)
+    assert np.all(cascade.satisfaction == -3.0)
+
+
+def test_satisfaction_sums_the_examined_positions():
+    cascade, _ = _run(BehaviorConfig(), utility=0.5, n=2_000, seed=4)
+    b = BehaviorConfig()
+    delta = np.where(cascade.clicks, b.satisfaction_gain * 0.5, 0.0) - np.where(
+        cascade.examined & ~cascade.clicks, b.satisfaction_decay, 0.0
+    )
+    delta -= np.where(cascade.buys, b.post_purchase_fatigue, 0.0)
+    np.testing.assert_allclose(cascade.satisfaction, delta.sum(axis=1), atol=1e-12)
+
+
+def test_retention_rate_follows_the_logistic_model():
+    n = 20_000
+    retention = RetentionConfig()
+    for clicks, satisfaction in ((0.0, 0.0), (3.0, -1.0)):
+        stays = retention_continues(retention, np.full(n, clicks), np.full(n, satisfaction), _draws(n, 1, 5))
+        logit = np.log(0.35 / 0.65) + 0.2 * clicks + 0.15 * satisfaction
+        assert _within(int(stays.sum()), n, _sigmoid(logit))
+
+
+def test_drawn_shoppers_follow_the_segment_mix_and_intent_follows_affinity():
+    config = SimulatorConfig()
+    n = 4_000
+    rngs = [np.random.default_rng(i) for i in range(n)]
+    users = draw_users(config, rngs)
+    for code, share in enumerate(config.users.segment_mix):
+        assert _within(int((users.segments == code).sum()), n, share)
+    litter = list(config.users.segments).index("litter_heavy")
+    assert users.theta_price[users.segments == litter].mean() == pytest.approx(-1.0, abs=0.05)
+    queries = draw_queries(users, config, rngs)
+    heavy = users.segments == litter
+    litter_code = list(config.catalog.categories).index("litter")
+    assert (queries.intent[heavy] == litter_code).mean() > 0.7
+    assert _within(int((queries.query_type == 0).sum()), n, 0.6)
+    cos = np.sum(users.theta_emb * queries.phi_emb, axis=1) / (
+        np.linalg.norm(users.theta_emb, axis=1) * np.linalg.norm(queries.phi_emb, axis=1)
+    )
+    assert np.mean(cos > 0.95) > 0.95
+
+
+def test_draws_depend_only_on_each_shoppers_own_generator():
+    config = SimulatorConfig()
+    alone = draw_users(config, [np.random.default_rng(7)])
+    batch = draw_users(config, [np.random.default_rng(s) for s in (3, 7, 9)])
+    for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
+        np.testing.assert_array_equal(getattr(alone, name)[0], getattr(batch, name)[1])
+    alone_draws = draw_cascade([np.random.default_rng(5)], 4)
+    batch_draws = draw_cascade([np.random.default_rng(s) for s in (5, 6)], 4)
+    for field in dataclasses.fields(CascadeDraws):
+        np.testing.assert_array_equal(
+            getattr(alone_draws, field.name)[0], getattr(batch_draws, field.name)[0]
+        )
+
+
+def test_per_query_generators_score_like_one_query_at_a_time():
+    config = SimulatorConfig()
+    catalog = load_catalog(config)
+    rngs = [np.random.default_rng(s) for s in (1, 2, 3)]
+    queries = draw_queries(draw_users(config, rngs), config, rngs)
+    batch = relevance_scores(queries, catalog, config, [np.random.default_rng(s) for s in (10, 11, 12)])
+    for row, s in enumerate((10, 11, 12)):
+        one = QueryBatch(
+            category_names=queries.category_names,
+            query_type_names=queries.query_type_names,
+            intent=queries.intent[row : row + 1],
+            query_type=queries.query_type[row : row + 1],
+            phi_emb=queries.phi_emb[row : row + 1],
+            token_ids=queries.token_ids[row : row + 1],
+            specificity=queries.specificity[row : row + 1],
+            vocabulary=queries.vocabulary,
+        )
+        np.testing.assert_array_equal(
+            relevance_scores(one, catalog, config, np.random.default_rng(s))[0], batch[row]
+        )
+    with pytest.raises(TypeError, match="one Generator per query"):
+        relevance_scores(queries, catalog, config, rngs[:2])
+
+
+def test_retrieval_returns_the_top_products_of_the_noisy_relevance():
+    config = SimulatorConfig()
+    sessions = ShopperSessions(config, load_catalog(config), 2)
+    idx = np.arange(2)
+    sessions.start(idx)
+    state = [rng.bit_generator.state for rng in sessions.streams["relevance"]]
+    ids, relevance = sessions.top_products(idx, 50)
+    for rng, s in zip(sessions.streams["relevance"], state, strict=True):
+        rng.bit_generator.state = s
+    scores = relevance_scores(
+        sessions.query_rows(idx), sessions.catalog, config, sessions.streams["relevance"]
+    )
+    expected = np.argsort(-scores, axis=1, kind="stable")[:, :50]
+    np.testing.assert_array_equal(ids, expected)
+    np.testing.assert_array_equal(relevance, np.take_along_axis(scores, expected, axis=1))
