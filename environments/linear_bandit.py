@@ -1,8 +1,9 @@
 """A contextual linear bandit: fresh candidates each step, click probability linear in their features.
 
-Every step ``num_candidates`` documents arrive with features ``x`` drawn uniformly on the unit sphere
-of ``R^feature_dim``. A fixed hidden parameter ``theta`` (a unit vector drawn from ``seed``, the same
-for every user and episode) sets each shown document's click probability
+Every step (or once, with ``resample_documents=False``) ``num_candidates`` documents arrive with
+features ``x`` drawn uniformly on the unit sphere of ``R^feature_dim``. A fixed hidden parameter
+``theta`` (a unit vector drawn from ``seed``, the same for every user and episode) sets each shown
+document's click probability
 
     P(click | x) = (1 + theta . x) / 2,
 
@@ -33,6 +34,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from recframe.environments._recsim_common import COMMON_DEFAULTS, merge_config
 
 from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
 from recframe.seeding import child_seeds, make_rng
@@ -50,11 +52,9 @@ __all__ = [
 ]
 
 DEFAULT_CONFIG: dict[str, Any] = {
-    "num_candidates": 10,
-    "slate_size": 2,
+    **COMMON_DEFAULTS,  # num_candidates 10, slate_size 2, resample_documents True, seed 0
     "feature_dim": 5,
     "episode_length": 50,
-    "seed": 0,
     "theta": None,
 }
 
@@ -213,23 +213,15 @@ def _positive_int(name: str, value: Any) -> int:
 def create_environment(env_config: Mapping[str, Any] | None = None, **overrides: Any) -> RecSimGymEnv:
     """Builds the linear bandit (RecSim's ``create_environment`` convention).
 
-    Keys (``env_config`` or keywords): ``num_candidates``, ``slate_size``, ``feature_dim``,
-    ``episode_length``, ``seed`` (draws ``theta`` and seeds the streams), ``theta`` (use this
-    parameter instead; normalized to unit length), ``render_mode``.
+    Keys (``env_config`` or keywords): ``num_candidates``, ``slate_size``, ``resample_documents``
+    (draw new candidates every step, default True), ``feature_dim``, ``episode_length``, ``seed``
+    (draws ``theta`` and seeds the streams), ``theta`` (use this parameter instead; normalized to
+    unit length), ``render_mode``.
     """
-    config = {**DEFAULT_CONFIG, **(env_config or {}), **overrides}
-    render_mode = config.pop("render_mode", None)
-    unknown = sorted(set(config) - set(DEFAULT_CONFIG))
-    if unknown:
-        raise ValueError(
-            f"unknown linear bandit config key(s) {unknown}; expected some of {sorted(DEFAULT_CONFIG)}"
-        )
-    num_candidates = _positive_int("num_candidates", config["num_candidates"])
-    slate_size = _positive_int("slate_size", config["slate_size"])
+    config, render_mode = merge_config("linear_bandit", DEFAULT_CONFIG, env_config, overrides)
+    num_candidates, slate_size = config["num_candidates"], config["slate_size"]
     feature_dim = _positive_int("feature_dim", config["feature_dim"])
     episode_length = _positive_int("episode_length", config["episode_length"])
-    if slate_size > num_candidates:
-        raise ValueError(f"slate_size ({slate_size}) must not exceed num_candidates ({num_candidates})")
     # Independent streams for theta, the documents and the users (one seed for all would correlate them).
     theta_seed, document_seed, user_seed = child_seeds(config["seed"], 3)
     theta = config["theta"]
@@ -243,5 +235,7 @@ def create_environment(env_config: Mapping[str, Any] | None = None, **overrides:
     document = type("LinearDocument", (LinearDocument,), {"NUM_FEATURES": feature_dim})
     user_model = LinearUserModel(theta, episode_length, slate_size, user_seed)
     sampler = SphereDocumentSampler(document, seed=document_seed)
-    raw = SingleUserEnvironment(user_model, sampler, num_candidates, slate_size)
+    raw = SingleUserEnvironment(
+        user_model, sampler, num_candidates, slate_size, resample_documents=config["resample_documents"]
+    )
     return RecSimGymEnv(raw, click_reward, render_mode=render_mode)

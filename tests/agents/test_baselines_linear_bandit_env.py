@@ -73,8 +73,9 @@ def test_gym_make_and_create_environment_agree():
 @pytest.mark.parametrize(
     "config, fragment",
     [
-        ({"colour": 1}, "unknown linear bandit config"),
+        ({"colour": 1}, "unknown linear_bandit config"),
         ({"slate_size": 11}, "slate_size"),
+        ({"resample_documents": 1}, "resample_documents must be a bool"),
         ({"feature_dim": 0}, "feature_dim must be a positive integer, got 0"),
         ({"theta": np.zeros(5)}, "theta must be a finite non-zero vector"),
         ({"theta": np.ones(3)}, r"shape \(5,\)"),
@@ -83,6 +84,13 @@ def test_gym_make_and_create_environment_agree():
 def test_bad_config_is_named(config, fragment):
     with pytest.raises(ValueError, match=fragment):
         create_environment(config)
+
+
+def test_fixed_candidates_stay_fixed_within_an_episode():
+    env = create_environment(resample_documents=False, episode_length=3)
+    obs, _ = env.reset(seed=0)
+    following, *_ = env.step(np.array([0, 1]))
+    np.testing.assert_array_equal(obs["doc"], following["doc"])
 
 
 def test_oracle_score_fn_rejects_other_environments():
