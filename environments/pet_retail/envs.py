@@ -180,7 +180,7 @@ def _build(
     )
     return env_cls(
         raw,
-        ResponseReward(config.reward),
+        ResponseReward(config.reward, model),
         config,
         sessions,
         product_feature_names(config, relevance=not whole_catalog),

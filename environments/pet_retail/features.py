@@ -12,6 +12,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import numpy as np
 from gymnasium import spaces
 from recframe.environments.pet_retail.catalog import Catalog
@@ -88,15 +90,22 @@ def shopper_observation(
 ) -> dict[str, np.ndarray]:
     """Shopper observations of a batch: (n,) codes, (n, d) embeddings, (n, 3) session counts -> dict of (n, ...)."""
     return {
-        "query_type": np.eye(len(config.queries.query_types), dtype=np.float32)[query_type],
-        "intent": np.eye(len(config.catalog.categories), dtype=np.float32)[intent],
+        "query_type": _eye(len(config.queries.query_types))[query_type],
+        "intent": _eye(len(config.catalog.categories))[intent],
         "query_embedding": phi_emb.astype(np.float32),
         "session": session.astype(np.float32),
     }
 
 
+@lru_cache(maxsize=8)
+def _eye(n: int) -> np.ndarray:
+    """The float32 identity of size n (one-hot rows), shared."""
+    return np.eye(n, dtype=np.float32)
+
+
+@lru_cache(maxsize=1)
 def response_space() -> spaces.Dict:
-    """The space of one slate position's response."""
+    """The space of one slate position's response (one shared object: do not modify it)."""
     items: dict[str, spaces.Space] = {name: spaces.Discrete(2) for name in _BINARY}
     items["revenue"] = spaces.Box(0.0, BIG, (), np.float32)
     items["margin"] = spaces.Box(-BIG, BIG, (), np.float32)

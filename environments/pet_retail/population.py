@@ -12,6 +12,7 @@ reproduce single environments exactly. The distributions are those of ``users`` 
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Sequence
 
 import numpy as np
@@ -19,7 +20,7 @@ from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries
 from recframe.environments.pet_retail.users import UserBatch
 
-__all__ = ["draw_queries", "draw_users", "inverse_cdf"]
+__all__ = ["Population", "inverse_cdf"]
 
 
 def inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
@@ -29,58 +30,68 @@ def inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
     return np.minimum(codes, cdf.shape[1] - 1).astype(np.int64)
 
 
-def draw_users(config: SimulatorConfig, rngs: Sequence[np.random.Generator]) -> UserBatch:
-    """One shopper per generator.
+class Population:
+    """Draws shoppers and queries of ``config``, one generator per shopper.
 
-    Each generator draws, in order: a uniform (segment), two standard normals (theta_price,
-    theta_pl), a Dirichlet vector of the segment's concentrations (theta_cat) and ``embedding_dim``
-    float32 standard normals (theta_emb).
+    Args:
+        config: the simulator config (users, queries, the catalog's categories and embedding size).
     """
-    ucfg, dim = config.users, config.catalog.embedding_dim
-    params = [ucfg.segment_params[s] for s in ucfg.segments]
-    seg_cdf = np.cumsum(ucfg.segment_mix)
-    n = len(rngs)
-    segments = np.empty(n, dtype=np.int64)
-    normals = np.empty((n, 2))
-    theta_cat = np.empty((n, len(config.catalog.categories)))
-    theta_emb = np.empty((n, dim), dtype=np.float32)
-    for i, rng in enumerate(rngs):
-        segments[i] = inverse_cdf(seg_cdf, rng.random(1))[0]
-        rng.standard_normal(out=normals[i])
-        theta_cat[i] = rng.dirichlet(params[segments[i]].cat_conc)
-        rng.standard_normal(out=theta_emb[i], dtype=np.float32)
-    price_mean, price_std, pl_mean, pl_std = (
-        np.array([getattr(p, name) for p in params])[segments]
-        for name in ("price_mean", "price_std", "pl_mean", "pl_std")
-    )
-    return UserBatch(
-        segment_names=ucfg.segments,
-        segments=segments,
-        theta_price=price_mean + price_std * normals[:, 0],
-        theta_pl=pl_mean + pl_std * normals[:, 1],
-        theta_cat=theta_cat,
-        theta_emb=theta_emb,
-    )
 
+    def __init__(self, config: SimulatorConfig) -> None:
+        self.config = config
+        ucfg = config.users
+        params = [ucfg.segment_params[s] for s in ucfg.segments]
+        self._segment_cdf = np.cumsum(ucfg.segment_mix).tolist()
+        self._concentrations = [list(p.cat_conc) for p in params]
+        self._theta_params = np.array([[p.price_mean, p.price_std, p.pl_mean, p.pl_std] for p in params])
+        self._type_cdf = np.cumsum(config.queries.query_type_mix)
+        self._dim = config.catalog.embedding_dim
+        self._n_cats = len(config.catalog.categories)
 
-def draw_queries(
-    users: UserBatch, config: SimulatorConfig, rngs: Sequence[np.random.Generator]
-) -> QueryBatch:
-    """One query per shopper, the i-th drawn from ``rngs[i]``.
+    def users(self, rngs: Sequence[np.random.Generator]) -> UserBatch:
+        """One shopper per generator.
 
-    Each generator draws, in order: two uniforms (intent ~ theta_cat, type ~ query_type_mix),
-    ``embedding_dim`` float32 standard normals (phi_emb = theta_emb + phi_noise_std * noise) and
-    ``n_random_tokens`` filler tokens.
-    """
-    qcfg = config.queries
-    n, dim = len(users), config.catalog.embedding_dim
-    uniforms = np.empty((n, 2))
-    noise = np.empty((n, dim), dtype=np.float32)
-    fillers = np.empty((n, qcfg.n_random_tokens), dtype=np.int64)
-    for i, rng in enumerate(rngs):
-        rng.random(out=uniforms[i])
-        rng.standard_normal(out=noise[i], dtype=np.float32)
-        fillers[i] = rng.integers(0, qcfg.token_vocab_size, size=qcfg.n_random_tokens)
-    intent = inverse_cdf(np.cumsum(users.theta_cat, axis=1), uniforms[:, 0])
-    qtype = inverse_cdf(np.cumsum(qcfg.query_type_mix), uniforms[:, 1])
-    return assemble_queries(users, config, intent, qtype, noise, fillers)
+        Each generator draws, in order: a uniform (segment), two standard normals (theta_price,
+        theta_pl), a Dirichlet vector of the segment's concentrations (theta_cat) and
+        ``embedding_dim`` float32 standard normals (theta_emb).
+        """
+        n, last = len(rngs), len(self._segment_cdf) - 1
+        segments = np.empty(n, dtype=np.int64)
+        normals = np.empty((n, 2))
+        theta_cat = np.empty((n, self._n_cats))
+        theta_emb = np.empty((n, self._dim), dtype=np.float32)
+        for i, rng in enumerate(rngs):
+            segment = min(bisect.bisect_right(self._segment_cdf, rng.random()), last)
+            segments[i] = segment
+            rng.standard_normal(out=normals[i])
+            theta_cat[i] = rng.dirichlet(self._concentrations[segment])
+            rng.standard_normal(out=theta_emb[i], dtype=np.float32)
+        p = self._theta_params[segments]
+        return UserBatch(
+            segment_names=self.config.users.segments,
+            segments=segments,
+            theta_price=p[:, 0] + p[:, 1] * normals[:, 0],
+            theta_pl=p[:, 2] + p[:, 3] * normals[:, 1],
+            theta_cat=theta_cat,
+            theta_emb=theta_emb,
+        )
+
+    def queries(self, users: UserBatch, rngs: Sequence[np.random.Generator]) -> QueryBatch:
+        """One query per shopper, the i-th drawn from ``rngs[i]``.
+
+        Each generator draws, in order: two uniforms (intent ~ theta_cat, type ~ query_type_mix),
+        ``embedding_dim`` float32 standard normals (phi_emb = theta_emb + phi_noise_std * noise)
+        and ``n_random_tokens`` filler tokens.
+        """
+        qcfg = self.config.queries
+        n = len(users)
+        uniforms = np.empty((n, 2))
+        noise = np.empty((n, self._dim), dtype=np.float32)
+        fillers = np.empty((n, qcfg.n_random_tokens), dtype=np.int64)
+        for i, rng in enumerate(rngs):
+            rng.random(out=uniforms[i])
+            rng.standard_normal(out=noise[i], dtype=np.float32)
+            fillers[i] = rng.integers(0, qcfg.token_vocab_size, size=qcfg.n_random_tokens)
+        intent = inverse_cdf(np.cumsum(users.theta_cat, axis=1), uniforms[:, 0])
+        qtype = inverse_cdf(self._type_cdf, uniforms[:, 1])
+        return assemble_queries(users, self.config, intent, qtype, noise, fillers)

@@ -53,18 +53,24 @@ class ResponseReward:
     """A RecSim reward aggregator: the reward of one slate's :class:`ShopperResponse` objects.
 
     Keeps the components of the last call in :attr:`last_components` (plain floats) so that the
-    environment can report them in ``info`` without recomputing.
+    environment can report them in ``info``. Given ``model`` (a ShopperModel), the responses it
+    returned last are scored from its outcome arrays (the same numbers, no recomputation).
     """
 
-    def __init__(self, cfg: RewardConfig) -> None:
+    def __init__(self, cfg: RewardConfig, model: Any = None) -> None:
         self.cfg = cfg
+        self.model = model
         self.last_components: dict[str, float] = {}
 
     def __call__(self, responses: Sequence[Any]) -> float:
-        columns = [
-            np.array([[getattr(r, name) for r in responses]])
-            for name in ("click", "revenue", "margin", "strategic")
-        ]
-        parts = reward_components(self.cfg, *columns)
+        model = self.model
+        if model is not None and responses is model.last_responses:
+            parts = model.last_outcome.components
+        else:
+            columns = [
+                np.array([[getattr(r, name) for r in responses]])
+                for name in ("click", "revenue", "margin", "strategic")
+            ]
+            parts = reward_components(self.cfg, *columns)
         self.last_components = {name: float(value[0]) for name, value in parts.items()}
         return self.last_components["reward"]

@@ -31,7 +31,7 @@ from recframe.environments.pet_retail.behavior import (
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_observation
-from recframe.environments.pet_retail.population import draw_queries, draw_users
+from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import relevance_scores
 from recframe.environments.pet_retail.reward import reward_components
@@ -136,17 +136,21 @@ class ShopperSessions:
         self.streams: dict[str, list[np.random.Generator]] = {
             name: [r[j] for r in rngs] for j, name in enumerate(("relevance", "shopper", "behavior"))
         }
-        everyone = np.arange(self.num_shoppers)
-        self.users: UserBatch = draw_users(config, [make_rng(0) for _ in everyone])
-        self.queries: QueryBatch = draw_queries(self.users, config, [make_rng(0) for _ in everyone])
+        self.population = Population(config)
+        placeholder = [make_rng(0)] * self.num_shoppers  # values until each shopper's start()
+        self.users: UserBatch = self.population.users(placeholder)
+        self.queries: QueryBatch = self.population.queries(self.users, placeholder)
         self.phi_unit = unit_rows(self.queries.phi_emb)
         self.session = np.zeros((self.num_shoppers, len(SESSION_FEATURES)))
         self.active = np.zeros(self.num_shoppers, dtype=bool)
         self._pos_bias = position_bias_table(
             config.behavior, config.queries.query_types, max(config.top_k, 64)
         )
-        self._log_price = np.log1p(catalog.prices)
         self._unit = catalog.unit_embeddings
+        # Per-product columns the cascade and reward read, gathered in one indexing operation.
+        self._table = np.stack(
+            [np.log1p(catalog.prices), catalog.is_pl, catalog.prices, catalog.cm2, catalog.strategic], axis=1
+        )
 
     def reseed(self, index: int, seed: SeedLike) -> None:
         """Restarts shopper ``index``'s three generators from ``seed`` (in place)."""
@@ -159,7 +163,7 @@ class ShopperSessions:
 
     def start(self, idx: np.ndarray) -> None:
         """New shoppers arrive in slots ``idx``: draws them and their first queries."""
-        users = draw_users(self.config, self._rngs("shopper", idx))
+        users = self.population.users(self._rngs("shopper", idx))
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
             getattr(self.users, name)[idx] = getattr(users, name)
         self.session[idx] = 0.0
@@ -169,7 +173,7 @@ class ShopperSessions:
     def _next_queries(self, idx: np.ndarray, users: UserBatch | None = None) -> None:
         if users is None:
             users = self.user_rows(idx)
-        queries = draw_queries(users, self.config, self._rngs("shopper", idx))
+        queries = self.population.queries(users, self._rngs("shopper", idx))
         for name in ("intent", "query_type", "phi_emb", "token_ids", "specificity"):
             getattr(self.queries, name)[idx] = getattr(queries, name)
         self.phi_unit[idx] = unit_rows(queries.phi_emb)
@@ -245,19 +249,19 @@ class ShopperSessions:
         Draws each shopper's cascade from its behavior stream and, for those who stay, their next
         query from their shopper stream; updates the visit counts and :attr:`active`.
         """
-        cat = self.catalog
         k = product_ids.shape[1]
         if k > self._pos_bias.shape[1]:
             self._pos_bias = position_bias_table(self.config.behavior, self.config.queries.query_types, k)
         u = self.users
         draws = draw_cascade(self._rngs("behavior", idx), k)
-        log_price = self._log_price[product_ids]
+        table = self._table[product_ids]
+        log_price = table[..., 0]
         utility = utilities(
             self.config.behavior,
             self.cosines(idx, product_ids),
             log_price,
-            cat.is_pl[product_ids],
-            np.take_along_axis(u.theta_cat[idx], cat.categories[product_ids], axis=1),
+            table[..., 1],
+            np.take_along_axis(u.theta_cat[idx], self.catalog.categories[product_ids], axis=1),
             u.theta_price[idx],
             u.theta_pl[idx],
             draws.noise,
@@ -265,9 +269,9 @@ class ShopperSessions:
         pos_bias = self._pos_bias[self.queries.query_type[idx], :k]
         cascade = simulate_cascade(self.config.behavior, utility, log_price, pos_bias, draws)
         buys = cascade.buys
-        revenue = np.where(buys, cat.prices[product_ids], 0.0)
-        margin = np.where(buys, cat.cm2[product_ids], 0.0)
-        strategic = buys & cat.strategic[product_ids]
+        revenue = np.where(buys, table[..., 2], 0.0)
+        margin = np.where(buys, table[..., 3], 0.0)
+        strategic = buys & (table[..., 4] > 0)
         components = reward_components(self.config.reward, cascade.clicks, revenue, margin, strategic)
         continues = retention_continues(
             self.config.retention, components["clicks"], cascade.satisfaction, draws

@@ -145,6 +145,8 @@ class ShopperModel(AbstractUserModel[ShopperState, ShopperResponse]):
         super().__init__(ShopperResponse, sampler, slate_size, seed)
         sessions.streams["behavior"][0] = self.rng
         self.last_outcome: Outcome | None = None
+        self.last_responses: list[ShopperResponse] | None = None
+        self._null: dict[str, np.ndarray] | None = None
 
     def simulate_response(self, documents: Sequence[AbstractDocument]) -> list[ShopperResponse]:
         ids = np.array([[doc.doc_id() for doc in documents]], dtype=np.int64)
@@ -158,7 +160,14 @@ class ShopperModel(AbstractUserModel[ShopperState, ShopperResponse]):
             outcome.strategic[0].tolist(),
             strict=True,
         )
-        return [ShopperResponse(*values) for values in columns]
+        self.last_responses = [ShopperResponse(*values) for values in columns]
+        return self.last_responses
+
+    def null_response_observation(self) -> dict[str, np.ndarray]:
+        """The stacked "no response yet" observation (zeros), built once and handed out as copies."""
+        if self._null is None:
+            self._null = super().null_response_observation()
+        return {name: value.copy() for name, value in self._null.items()}
 
     def create_response_observation(self, responses: Sequence[ShopperResponse]) -> dict[str, np.ndarray]:
         if self.last_outcome is None:

@@ -18,7 +18,7 @@ from recframe.environments.pet_retail.behavior import (
     simulate_cascade,
 )
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
-from recframe.environments.pet_retail.population import draw_queries, draw_users
+from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import relevance_scores
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
@@ -131,12 +131,13 @@ def test_drawn_shoppers_follow_the_segment_mix_and_intent_follows_affinity():
     config = SimulatorConfig()
     n = 4_000
     rngs = [np.random.default_rng(i) for i in range(n)]
-    users = draw_users(config, rngs)
+    population = Population(config)
+    users = population.users(rngs)
     for code, share in enumerate(config.users.segment_mix):
         assert _within(int((users.segments == code).sum()), n, share)
     litter = list(config.users.segments).index("litter_heavy")
     assert users.theta_price[users.segments == litter].mean() == pytest.approx(-1.0, abs=0.05)
-    queries = draw_queries(users, config, rngs)
+    queries = population.queries(users, rngs)
     heavy = users.segments == litter
     litter_code = list(config.catalog.categories).index("litter")
     assert (queries.intent[heavy] == litter_code).mean() > 0.7
@@ -149,8 +150,9 @@ def test_drawn_shoppers_follow_the_segment_mix_and_intent_follows_affinity():
 
 def test_draws_depend_only_on_each_shoppers_own_generator():
     config = SimulatorConfig()
-    alone = draw_users(config, [np.random.default_rng(7)])
-    batch = draw_users(config, [np.random.default_rng(s) for s in (3, 7, 9)])
+    population = Population(config)
+    alone = population.users([np.random.default_rng(7)])
+    batch = population.users([np.random.default_rng(s) for s in (3, 7, 9)])
     for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
         np.testing.assert_array_equal(getattr(alone, name)[0], getattr(batch, name)[1])
     alone_draws = draw_cascade([np.random.default_rng(5)], 4)
@@ -165,7 +167,8 @@ def test_per_query_generators_score_like_one_query_at_a_time():
     config = SimulatorConfig()
     catalog = load_catalog(config)
     rngs = [np.random.default_rng(s) for s in (1, 2, 3)]
-    queries = draw_queries(draw_users(config, rngs), config, rngs)
+    population = Population(config)
+    queries = population.queries(population.users(rngs), rngs)
     batch = relevance_scores(queries, catalog, config, [np.random.default_rng(s) for s in (10, 11, 12)])
     for row, s in enumerate((10, 11, 12)):
         one = QueryBatch(
