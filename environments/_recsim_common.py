@@ -21,7 +21,7 @@ import numpy as np
 
 from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
 from recframe.seeding import SeedLike
-from recframe.user import AbstractResponse, AbstractUserState
+from recframe.user import AbstractResponse, AbstractUserModel, AbstractUserState
 
 __all__ = [
     "COMMON_DEFAULTS",
@@ -31,6 +31,7 @@ __all__ = [
     "LazyDocuments",
     "VectorizedDocumentSampler",
     "FieldResponse",
+    "StackedResponseUserModel",
     "total_clicks_reward",
     "categorical",
     "aggregate_video_cluster_metrics",
@@ -191,27 +192,52 @@ class VectorizedDocumentSampler(AbstractDocumentSampler):
 class FieldResponse(AbstractResponse):
     """A response observed as a dict of some of its attributes, listed in :attr:`FIELDS`.
 
-    Integer fields are observed as Python ints (stacked as int64), the others as float32 arrays.
+    Integer fields are observed as Python ints (stacked as int64), the others as float32 arrays;
+    fields in :attr:`CLIP` are clipped to their bounds in the observation (not in the attribute).
+    A default-constructed response is the "no response yet" shown at reset.
     """
 
     #: observation key -> (attribute, dtype), in the order of the response space.
     FIELDS: ClassVar[dict[str, tuple[str, Any]]] = {}
+    #: observation key -> (low, high) for fields observed clipped.
+    CLIP: ClassVar[dict[str, tuple[float, float]]] = {}
+
+    @classmethod
+    def _values(cls, responses: Sequence[AbstractResponse], key: str, attribute: str) -> list[Any]:
+        values = [getattr(response, attribute) for response in responses]
+        if key in cls.CLIP:
+            low, high = cls.CLIP[key]
+            values = [min(max(value, low), high) for value in values]
+        return values
 
     def create_observation(self) -> dict[str, Any]:
-        return {
-            key: int(getattr(self, attribute))
-            if dtype is np.int64
-            else np.array(getattr(self, attribute), dtype)
-            for key, (attribute, dtype) in self.FIELDS.items()
-        }
+        observation: dict[str, Any] = {}
+        for key, (attribute, dtype) in self.FIELDS.items():
+            (value,) = self._values([self], key, attribute)
+            observation[key] = int(value) if dtype is np.int64 else np.array(value, dtype)
+        return observation
 
     @classmethod
     def stack(cls, responses: Sequence[AbstractResponse]) -> dict[str, np.ndarray]:
         """The stacked observation of a slate's responses, built directly (one array per key)."""
         return {
-            key: np.array([getattr(response, attribute) for response in responses], dtype)
+            key: np.array(cls._values(responses, key, attribute), dtype)
             for key, (attribute, dtype) in cls.FIELDS.items()
         }
+
+
+class StackedResponseUserModel(AbstractUserModel):
+    """A user model whose :class:`FieldResponse` observations are stacked directly (and cheaply)."""
+
+    def create_response_observation(self, responses: Sequence[AbstractResponse]) -> Any:
+        if issubclass(self._response_model_ctor, FieldResponse):
+            return self._response_model_ctor.stack(responses)
+        return super().create_response_observation(responses)
+
+    def null_response_observation(self) -> Any:
+        if issubclass(self._response_model_ctor, FieldResponse):
+            return self._response_model_ctor.stack([self._response_model_ctor()] * self._slate_size)
+        return super().null_response_observation()
 
 
 def total_clicks_reward(responses: Sequence[Any]) -> float:

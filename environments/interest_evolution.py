@@ -55,6 +55,7 @@ from gymnasium import spaces
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
     FieldResponse,
+    StackedResponseUserModel,
     VectorizedDocumentSampler,
     aggregate_video_cluster_metrics,
     merge_config,
@@ -64,7 +65,7 @@ from recframe.environments._recsim_common import (
 
 from recframe.choice_model import AbstractChoiceModel, MultinomialProportionalChoiceModel
 from recframe.document import AbstractDocument, CandidateSet
-from recframe.seeding import SeedLike
+from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
 from recframe.user import AbstractUserModel, AbstractUserSampler, AbstractUserState
@@ -242,6 +243,12 @@ class UtilityModelVideoSampler(VectorizedDocumentSampler):
         seed: SeedLike = 0,
     ) -> None:
         self._num_clusters = doc_ctor.NUM_FEATURES
+        if not 0.0 < video_length <= doc_ctor.MAX_VIDEO_LENGTH:
+            raise ValueError(
+                f"video_length must be in (0, {doc_ctor.MAX_VIDEO_LENGTH}], got {video_length!r}"
+            )
+        if not min_utility <= 0.0 <= max_utility:
+            raise ValueError(f"need min_utility <= 0 <= max_utility, got {min_utility!r} and {max_utility!r}")
         self._min_utility, self._max_utility, self._video_length = min_utility, max_utility, video_length
         trashy = np.linspace(min_utility, 0.0, int(self._num_clusters * 0.7))
         nutritious = np.linspace(0.0, max_utility, int(self._num_clusters * 0.3))
@@ -252,6 +259,7 @@ class UtilityModelVideoSampler(VectorizedDocumentSampler):
                 "use a multiple of 10 for NUM_FEATURES"
             )
         self._one_hot = np.eye(self._num_clusters)
+        self._one_hot.setflags(write=False)  # videos share its rows as read-only feature vectors
         self._one_hot32 = self._one_hot.astype(np.float32)
         super().__init__(doc_ctor, seed=seed)
 
@@ -270,8 +278,8 @@ class UtilityModelVideoSampler(VectorizedDocumentSampler):
         ctor, one_hot, length = self._doc_ctor, self._one_hot, self._video_length
 
         def make(doc_id: int, i: int) -> IEvVideo:
-            cluster = int(clusters[i])  # each video gets its own copy of its one-hot row
-            return ctor(doc_id, one_hot[cluster].copy(), cluster, length, float(qualities[i]))
+            cluster = int(clusters[i])
+            return ctor(doc_id, one_hot[cluster], cluster, length, float(qualities[i]))
 
         return self._candidate_set(self._one_hot32.take(clusters, axis=0), num_candidates, make)
 
@@ -387,7 +395,7 @@ class UtilityModelUserSampler(AbstractUserSampler[IEvUserState]):
         )
 
 
-class IEvUserModel(AbstractUserModel[IEvUserState, IEvResponse]):
+class IEvUserModel(StackedResponseUserModel, AbstractUserModel[IEvUserState, IEvResponse]):
     """Clicks through a choice model, watches, and drifts its interests towards or away from videos.
 
     Args:
@@ -397,7 +405,7 @@ class IEvUserModel(AbstractUserModel[IEvUserState, IEvResponse]):
         response_model_ctor: the response class.
         user_state_ctor: the user state class.
         no_click_mass: the no-click score given to the default user sampler.
-        seed: seeds the user sampler and the response stream.
+        seed: seeds the user sampler and the response stream (through independent child seeds).
         alpha_x_intercept, alpha_y_intercept: the interest step size is
             ``y_intercept - y_intercept / x_intercept * |interest|``.
         user_sampler: use this sampler instead of a :class:`UtilityModelUserSampler`.
@@ -419,9 +427,12 @@ class IEvUserModel(AbstractUserModel[IEvUserState, IEvResponse]):
             raise ValueError(
                 "IEvUserModel needs a choice_model_ctor (RecSim uses MultinomialProportionalChoiceModel)"
             )
+        sampler_seed, model_seed = child_seeds(seed, 2)  # as reset_sampler(seed) derives them
         if user_sampler is None:
-            user_sampler = UtilityModelUserSampler(user_state_ctor, no_click_mass=no_click_mass, seed=seed)
-        super().__init__(response_model_ctor, user_sampler, slate_size, seed=seed)
+            user_sampler = UtilityModelUserSampler(
+                user_state_ctor, no_click_mass=no_click_mass, seed=sampler_seed
+            )
+        super().__init__(response_model_ctor, user_sampler, slate_size, seed=model_seed)
         accepted = getattr(choice_model_ctor, "PARAMETERS", None)
         features = self._user_state.choice_features
         if accepted is not None:
@@ -429,6 +440,10 @@ class IEvUserModel(AbstractUserModel[IEvUserState, IEvResponse]):
                 key: value for key, value in features.items() if key in accepted and value is not None
             }
         self.choice_model = choice_model_ctor(features, rng=self._rng)
+        if not alpha_x_intercept:
+            raise ValueError(
+                f"alpha_x_intercept must be non-zero (it divides the step size), got {alpha_x_intercept!r}"
+            )
         self._alpha_x_intercept = float(alpha_x_intercept)
         self._alpha_y_intercept = float(alpha_y_intercept)
 
@@ -486,12 +501,6 @@ class IEvUserModel(AbstractUserModel[IEvUserState, IEvResponse]):
         else:
             interests = interests - update
         state.user_interests = np.clip(interests, -1.0, 1.0)
-
-    def create_response_observation(self, responses: Sequence[IEvResponse]) -> dict[str, np.ndarray]:
-        """The slate's responses stacked by position (built directly for a :class:`FieldResponse`)."""
-        if issubclass(self._response_model_ctor, FieldResponse):
-            return self._response_model_ctor.stack(responses)
-        return super().create_response_observation(responses)
 
 
 def clicked_watchtime_reward(responses: Sequence[IEvResponse]) -> float:

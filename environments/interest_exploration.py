@@ -47,6 +47,7 @@ from gymnasium import spaces
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
     FieldResponse,
+    StackedResponseUserModel,
     VectorizedDocumentSampler,
     aggregate_video_cluster_metrics,
     categorical,
@@ -59,7 +60,7 @@ from recframe.environments._recsim_common import (
 
 from recframe.choice_model import AbstractChoiceModel, MultinomialLogitChoiceModel
 from recframe.document import AbstractDocument, CandidateSet
-from recframe.seeding import SeedLike
+from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
 from recframe.user import AbstractUserModel, AbstractUserSampler, AbstractUserState
@@ -287,7 +288,7 @@ class IEResponse(FieldResponse):
         )
 
 
-class IEUserModel(AbstractUserModel[IEUserState, IEResponse]):
+class IEUserModel(StackedResponseUserModel, AbstractUserModel[IEUserState, IEResponse]):
     """A static user who clicks at most one document per slate through a choice model.
 
     Args:
@@ -297,7 +298,7 @@ class IEUserModel(AbstractUserModel[IEUserState, IEResponse]):
             random stream.
         user_state_ctor: the user state class.
         response_model_ctor: the response class.
-        seed: seeds the user sampler and the response stream.
+        seed: seeds the user sampler and the response stream (through independent child seeds).
         user_sampler: use this sampler instead of a default :class:`IEClusterUserSampler`.
     """
 
@@ -312,9 +313,10 @@ class IEUserModel(AbstractUserModel[IEUserState, IEResponse]):
         user_sampler: AbstractUserSampler[IEUserState] | None = None,
     ) -> None:
         check_positive("no_click_mass", no_click_mass, allow_zero=True)
+        sampler_seed, model_seed = child_seeds(seed, 2)  # as reset_sampler(seed) derives them
         if user_sampler is None:
-            user_sampler = IEClusterUserSampler(user_ctor=user_state_ctor, seed=seed)
-        super().__init__(response_model_ctor, user_sampler, slate_size, seed=seed)
+            user_sampler = IEClusterUserSampler(user_ctor=user_state_ctor, seed=sampler_seed)
+        super().__init__(response_model_ctor, user_sampler, slate_size, seed=model_seed)
         self._user_state_ctor = user_state_ctor
         self.choice_model = choice_model_ctor({"no_click_mass": no_click_mass}, rng=self._rng)
 
@@ -344,12 +346,6 @@ class IEUserModel(AbstractUserModel[IEUserState, IEResponse]):
         if selected is not None:
             responses[selected].clicked = True
         return responses
-
-    def create_response_observation(self, responses: Sequence[IEResponse]) -> dict[str, np.ndarray]:
-        """The slate's responses stacked by position (built directly for a :class:`FieldResponse`)."""
-        if issubclass(self._response_model_ctor, FieldResponse):
-            return self._response_model_ctor.stack(responses)
-        return super().create_response_observation(responses)
 
 
 @functools.cache

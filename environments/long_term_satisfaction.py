@@ -46,16 +46,18 @@ import numpy as np
 from gymnasium import spaces
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
+    FieldResponse,
+    StackedResponseUserModel,
     VectorizedDocumentSampler,
     check_positive,
     merge_config,
 )
 
 from recframe.document import AbstractDocument, CandidateSet
-from recframe.seeding import SeedLike
+from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
-from recframe.user import AbstractResponse, AbstractUserModel, AbstractUserSampler, AbstractUserState
+from recframe.user import AbstractUserModel, AbstractUserSampler, AbstractUserState
 
 __all__ = [
     "DEFAULT_CONFIG",
@@ -214,11 +216,17 @@ class LTSStaticUserSampler(AbstractUserSampler[LTSUserState]):
         return self._user_ctor(net_positive_exposure=starting_npe, **self._state_parameters)
 
 
-class LTSResponse(AbstractResponse):
-    """The user's response to one document: clicked or not, and the engagement."""
+class LTSResponse(FieldResponse):
+    """The user's response to one document: clicked or not, and the engagement.
+
+    The observed engagement is clipped to ``[0, MAX_ENGAGEMENT_MAGNITUDE]``; the attribute (and
+    so the reward) is not.
+    """
 
     #: Upper bound of the observed engagement.
     MAX_ENGAGEMENT_MAGNITUDE = 100.0
+    FIELDS = {"click": ("clicked", np.int64), "engagement": ("engagement", np.float32)}
+    CLIP = {"engagement": (0.0, MAX_ENGAGEMENT_MAGNITUDE)}
 
     def __init__(self, clicked: bool = False, engagement: float = 0.0) -> None:
         self.clicked = clicked
@@ -226,14 +234,6 @@ class LTSResponse(AbstractResponse):
 
     def __str__(self) -> str:
         return f"[{self.engagement}]"
-
-    def create_observation(self) -> dict[str, Any]:
-        return {
-            "click": int(self.clicked),
-            "engagement": np.array(
-                min(max(self.engagement, 0.0), self.MAX_ENGAGEMENT_MAGNITUDE), dtype=np.float32
-            ),
-        }
 
     @classmethod
     def response_space(cls) -> spaces.Dict:
@@ -245,14 +245,14 @@ class LTSResponse(AbstractResponse):
         )
 
 
-class LTSUserModel(AbstractUserModel[LTSUserState, LTSResponse]):
+class LTSUserModel(StackedResponseUserModel, AbstractUserModel[LTSUserState, LTSResponse]):
     """Clicks the first slate item, engages according to satisfaction, and updates satisfaction.
 
     Args:
         slate_size: the number of documents per slate.
         user_state_ctor: the user state class.
         response_model_ctor: the response class.
-        seed: seeds the user sampler and the response stream.
+        seed: seeds the user sampler and the response stream (through independent child seeds).
         user_sampler: use this sampler instead of a default :class:`LTSStaticUserSampler`.
     """
 
@@ -266,9 +266,10 @@ class LTSUserModel(AbstractUserModel[LTSUserState, LTSResponse]):
     ) -> None:
         if response_model_ctor is None:
             raise TypeError("response_model_ctor is a required callable")
+        sampler_seed, model_seed = child_seeds(seed, 2)  # as reset_sampler(seed) derives them
         if user_sampler is None:
-            user_sampler = LTSStaticUserSampler(user_ctor=user_state_ctor, seed=seed)
-        super().__init__(response_model_ctor, user_sampler, slate_size, seed=seed)
+            user_sampler = LTSStaticUserSampler(user_ctor=user_state_ctor, seed=sampler_seed)
+        super().__init__(response_model_ctor, user_sampler, slate_size, seed=model_seed)
 
     def is_terminal(self) -> bool:
         return self._user_state.time_budget <= 0
@@ -302,14 +303,6 @@ class LTSUserModel(AbstractUserModel[LTSUserState, LTSResponse]):
                 state.satisfaction = 1.0 / (1.0 + math.exp(-state.sensitivity * npe))
                 state.time_budget -= 1
                 return
-
-    def create_response_observation(self, responses: Sequence[LTSResponse]) -> dict[str, np.ndarray]:
-        """The slate's responses stacked by position (engagement clipped to its bounds)."""
-        high = LTSResponse.MAX_ENGAGEMENT_MAGNITUDE
-        return {
-            "click": np.array([int(response.clicked) for response in responses]),
-            "engagement": np.array([min(max(r.engagement, 0.0), high) for r in responses], dtype=np.float32),
-        }
 
 
 def clicked_engagement_reward(responses: Sequence[LTSResponse]) -> float:

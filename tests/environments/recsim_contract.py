@@ -17,6 +17,8 @@ from gymnasium.utils.env_checker import check_env, data_equivalence
 from gymnasium.wrappers import FlattenObservation
 
 import recframe  # noqa: F401  (registers the environments)
+from recframe.spaces import ObservationStacker
+from recframe.user import AbstractUserModel
 
 #: The configuration of RecSim's reference runs and of our parity runs.
 PARITY_CONFIG = {"num_candidates": 10, "slate_size": 2, "resample_documents": True}
@@ -136,6 +138,42 @@ class RecSimEnvContract:
         first, _ = resampled.reset(seed=0)
         second, *_ = resampled.step([0, 1])
         assert not data_equivalence(first["doc"], second["doc"], exact=True)
+
+    def test_reset_response_is_the_null_observation(self) -> None:
+        env = self.make()
+        observation, _ = env.reset(seed=0)
+        model = env.environment.user_model
+        assert data_equivalence(
+            observation["response"], AbstractUserModel.null_response_observation(model), exact=True
+        )
+
+    def test_documents_agree_with_the_stacked_observation(self) -> None:
+        env = self.make()
+        observation, _ = env.reset(seed=0)
+        candidates = env.environment.candidate_set
+        documents = candidates.get_all_documents()
+        assert [doc.doc_id() for doc in documents] == list(
+            range(documents[0].doc_id(), documents[0].doc_id() + 10)
+        )
+        assert candidates[3] is documents[3] and candidates[-1] is documents[9]
+        with pytest.raises(IndexError):
+            candidates[10]
+        sampler = env.environment.document_sampler
+        stacked = sampler.stacker.stack([doc.create_observation() for doc in documents])
+        assert data_equivalence(stacked, observation["doc"], exact=True)
+        single = sampler.sample_document()
+        assert single.observation_space().contains(single.create_observation())
+
+    def test_response_objects_agree_with_the_observation(self) -> None:
+        env = self.make()
+        env.reset(seed=0)
+        observation, _, _, _, info = env.step([2, 5])
+        responses = info["responses"]
+        item_space = type(responses[0]).response_space()
+        assert all(item_space.contains(response.create_observation()) for response in responses)
+        stacker = ObservationStacker(item_space)
+        stacked = stacker.stack([response.create_observation() for response in responses])
+        assert data_equivalence(stacked, observation["response"], exact=True)
 
     @pytest.mark.parametrize(
         ("slate", "error", "mentions"),

@@ -156,3 +156,17 @@ def test_metrics_follow_recsim() -> None:
 def test_choice_model_requires_a_constructor() -> None:
     with pytest.raises(ValueError, match="choice_model_ctor"):
         iev.IEvUserModel(2)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "mentions"),
+    [
+        ({"video_length": 0.0}, "video_length"),
+        ({"video_length": 101.0}, "video_length"),
+        ({"min_utility": 1.0}, "min_utility"),
+        ({"alpha_x_intercept": 0.0}, "alpha_x_intercept"),
+    ],
+)
+def test_bad_parameters_raise(overrides: dict[str, float], mentions: str) -> None:
+    with pytest.raises(ValueError, match=mentions):
+        iev.create_environment(**overrides)

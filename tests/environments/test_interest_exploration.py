@@ -108,3 +108,14 @@ def test_avg_user_state_and_reward() -> None:
     assert np.allclose(model.avg_user_state.topic_affinity, [0.52, 0.28])
     responses = [iex.IEResponse(clicked=True), iex.IEResponse()]
     assert iex.total_clicks_reward(responses) == 1.0
+
+
+def test_model_seed_matches_reset_sampler_and_splits_streams() -> None:
+    constructed = iex.IEUserModel(2, seed=3)
+    reseeded = iex.IEUserModel(2, seed=0)
+    reseeded.reset_sampler(3)
+    reseeded.reset()
+    assert np.array_equal(constructed.user_state.topic_affinity, reseeded.user_state.topic_affinity)
+    assert constructed.rng.random() == reseeded.rng.random()
+    constructed.reset_sampler(3)  # both streams back at their starts: they must differ
+    assert constructed._user_sampler.rng.random() != constructed.rng.random()
