@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import abc
 import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, overload
@@ -183,10 +184,11 @@ class VectorizedDocumentSampler(AbstractDocumentSampler):
             LazyDocuments(size, first_id, make), observation=observation, stacker=self.stacker
         )
 
+    @abc.abstractmethod
     def sample_candidates(
         self, num_candidates: int, user_state: AbstractUserState | None = None
     ) -> CandidateSet:
-        raise NotImplementedError
+        """Draws ``num_candidates`` documents with a few vectorized draws."""
 
 
 class FieldResponse(AbstractResponse):

@@ -160,7 +160,8 @@ class IETopicDocumentSampler(VectorizedDocumentSampler):
         topics = categorical(self._rng, self._cumulative, num_candidates)
         means, sigmas = self._topic_quality_mean.take(topics), self._topic_quality_stddev.take(topics)
         qualities = np.exp(means + sigmas * self._rng.standard_normal(num_candidates))
-        observation = {"quality": qualities.astype(np.float32), "cluster_id": topics}
+        # The agent gets its own arrays; documents are built from private copies.
+        observation = {"quality": qualities.astype(np.float32), "cluster_id": topics.copy()}
         ctor = self._doc_ctor
 
         def make(doc_id: int, i: int) -> IEDocument:

@@ -161,6 +161,14 @@ class RecSimEnvContract:
         sampler = env.environment.document_sampler
         stacked = sampler.stacker.stack([doc.create_observation() for doc in documents])
         assert data_equivalence(stacked, observation["doc"], exact=True)
+        # The agent may scribble on its observation; documents not yet built must not change.
+        observation, *_ = env.step([0, 1])
+        expected = tree.map_structure(np.copy, observation["doc"])
+        for leaf in tree.flatten(observation["doc"]):
+            leaf[...] = 0
+        candidates = env.environment.candidate_set
+        rebuilt = sampler.stacker.stack([doc.create_observation() for doc in candidates.get_all_documents()])
+        assert data_equivalence(rebuilt, expected, exact=True)
         single = sampler.sample_document()
         assert single.observation_space().contains(single.create_observation())
 
