@@ -107,6 +107,10 @@ class BoostRanker:
     """
 
     def __init__(self, catalog: Catalog, config: SimulatorConfig) -> None:
+        if config.top_k > len(catalog):
+            raise ValueError(
+                f"SimulatorConfig.top_k ({config.top_k}) must not exceed the catalog size ({len(catalog)})"
+            )
         self.top_k = config.top_k
         strategic_cm2 = np.where(catalog.strategic, catalog.cm2, 0.0)
         columns = (

@@ -222,3 +222,5 @@ def test_bad_boost_options_are_rejected():
         create_boost_environment(config={"action": {"feature_dim": 4}})
     with pytest.raises(ValueError, match="normalize_action must be a bool"):
         create_boost_environment(normalize_action="yes")
+    with pytest.raises(ValueError, match=r"top_k \(30\) must not exceed the catalog size \(25\)"):
+        create_boost_environment(config={"catalog": {"n_products": 25}, "top_k": 30})
