@@ -471,9 +471,10 @@ class IEvUserModel(StackedResponseUserModel, AbstractUserModel[IEvUserState, IEv
                 continue
             mask = np.asarray(doc.features, dtype=np.float64)
             expected_utility = 0.0
-            if state.user_quality_factor:  # RecSim: the choice model's score of the video alone
+            if state.user_quality_factor:  # RecSim: the choice probability of the video shown alone
                 self.choice_model.score_documents(state, mask[None, :])
-                expected_utility = float(self.choice_model.scores[0])
+                score = float(self.choice_model.scores[0])
+                expected_utility = score / (score + float(self.choice_model.score_no_click))
             self._update_interests(state, mask)
             received_utility = (
                 state.user_quality_factor * expected_utility + state.document_quality_factor * doc.quality

@@ -225,6 +225,7 @@ class RecSimEnvContract:
         assert "step 1: slate=[1, 0]" in text
         env.close()
 
+    @pytest.mark.slow
     def test_random_agent_reward_matches_recsim(self) -> None:
         env = self.make(**PARITY_CONFIG)
         mean, se, steps = reward_per_step(

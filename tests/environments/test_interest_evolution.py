@@ -59,6 +59,17 @@ def test_click_watches_and_updates_the_budget_by_quality() -> None:
     assert state.time_budget == pytest.approx(100.0 - 4.0 + 0.9 / 3.4 * 4.0 * 2.0)
 
 
+def test_user_quality_factor_weighs_the_click_probability_of_the_video_alone() -> None:
+    model = user_model()
+    state = model.user_state
+    state.time_budget, state.user_quality_factor = 100.0, 1.0
+    interest = float(state.user_interests[5])
+    model.update_state([video(5, quality=0.5)], [iev.IEvResponse(clicked=True, watch_time=4.0)])
+    # RecSim: P(click | the video alone) = (interest + 1) / ((interest + 1) + (1 + 1)), from before the update
+    probability = (interest + 1.0) / (interest + 1.0 + 2.0)
+    assert state.time_budget == pytest.approx(100.0 - 4.0 + 0.9 / 3.4 * 4.0 * (probability + 0.5))
+
+
 def test_no_click_costs_the_step_penalty_and_the_session_ends() -> None:
     model = user_model()
     state = model.user_state
