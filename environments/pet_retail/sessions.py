@@ -231,9 +231,10 @@ class ShopperSessions:
         scores = relevance if boosts is None else relevance + boosts
         m = scores.shape[1]
         top = np.argpartition(scores, m - k, axis=1)[:, m - k :]
-        order = np.argsort(-np.take_along_axis(scores, top, axis=1), axis=1, kind="stable")
-        ids = np.take_along_axis(top, order, axis=1)
-        return ids, np.take_along_axis(relevance, ids, axis=1)
+        rows = np.arange(len(idx))[:, None]
+        order = np.argsort(-scores[rows, top], axis=1, kind="stable")
+        ids = top[rows, order]
+        return ids, relevance[rows, ids]
 
     def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
         """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``."""
@@ -261,7 +262,7 @@ class ShopperSessions:
             self.cosines(idx, product_ids),
             log_price,
             table[..., 1],
-            np.take_along_axis(u.theta_cat[idx], self.catalog.categories[product_ids], axis=1),
+            u.theta_cat[idx[:, None], self.catalog.categories[product_ids]],
             u.theta_price[idx],
             u.theta_pl[idx],
             draws.noise,
