@@ -8,6 +8,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from agent_loops import play_gymnasium
 from recframe.agents import RandomAgent, SlateQAgent
 from recframe.agents.slate_q import greedy_slates, slate_values, top_k_slates
 
@@ -166,16 +167,7 @@ def test_plain_gymnasium_stepping_with_custom_choice_scores(toy_env_factory):
         learning_starts=4,
         batch_size=4,
     )
-    for episode in range(4):
-        obs, _ = env.reset(seed=episode)
-        action = agent.begin_episode(obs)
-        while True:
-            assert env.action_space.contains(action)
-            obs, reward, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                agent.end_episode(reward, obs)
-                break
-            action = agent.step(reward, obs)
+    play_gymnasium(env, agent, 4, seed=0)
     assert agent.gradient_steps > 0 and agent.episode_num == 4
 
 
