@@ -30,7 +30,7 @@ from gymnasium import spaces
 
 from recframe.choice_model import AbstractChoiceModel
 from recframe.document import AbstractDocument, AbstractDocumentSampler
-from recframe.seeding import make_rng
+from recframe.seeding import child_seeds, make_rng
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
 from recframe.user import AbstractResponse, AbstractUserModel, AbstractUserSampler, AbstractUserState
@@ -208,8 +208,9 @@ class ItemUserModel(AbstractUserModel):
         seed: Any,
         user_ctor: type[ItemUserState] = ItemUserState,
     ) -> None:
-        sampler = UniformUserSampler(user_ctor, transition_matrix, seed=seed)
-        super().__init__(AcceptResponse, sampler, 1, seed=seed)
+        sampler_seed, model_seed = child_seeds(seed, 2)  # as reset_sampler(seed) derives them
+        sampler = UniformUserSampler(user_ctor, transition_matrix, seed=sampler_seed)
+        super().__init__(AcceptResponse, sampler, 1, seed=model_seed)
         self.transition_matrix = transition_matrix
         self._p_accept, self._p_reject = p_continue_accept, p_continue_reject
         self.choice_model = AcceptChoiceModel(rng=self._rng)

@@ -28,8 +28,6 @@ from typing import Any
 
 import numpy as np
 
-from recframe.seeding import make_rng
-
 __all__ = [
     "AbstractChoiceModel",
     "NormalizableChoiceModel",
@@ -38,6 +36,7 @@ __all__ = [
     "CascadeChoiceModel",
     "ExponentialCascadeChoiceModel",
     "ProportionalCascadeChoiceModel",
+    "user_scores",
 ]
 
 
@@ -46,8 +45,9 @@ class AbstractChoiceModel(abc.ABC):
 
     Args:
         choice_features: RecSim-style parameter dict (merged with ``params``).
-        rng: the Generator to draw choices from (typically the user model's ``rng``); a fresh
-            one seeded with 0 if omitted.
+        rng: the Generator to draw choices from, typically the user model's ``rng`` so that
+            choices follow the environment's seeding. It may be set later (``model.rng = ...``),
+            but drawing without one is an error rather than a silently unseeded stream.
         **params: the model's parameters as keywords.
     """
 
@@ -72,7 +72,21 @@ class AbstractChoiceModel(abc.ABC):
                 f"{sorted(self.PARAMETERS)}"
             )
         self._params = {**self.PARAMETERS, **merged}
-        self.rng = rng if rng is not None else make_rng(0)
+        self._rng = rng
+
+    @property
+    def rng(self) -> np.random.Generator:
+        """The Generator choices are drawn from."""
+        if self._rng is None:
+            raise RuntimeError(
+                f"{type(self).__name__} has no random generator: construct it with rng=... (typically the "
+                "user model's self.rng, so choices follow env.reset(seed=...))"
+            )
+        return self._rng
+
+    @rng.setter
+    def rng(self, rng: np.random.Generator) -> None:
+        self._rng = rng
 
     def _param(self, name: str, required: bool = False) -> Any:
         value = self._params[name]

@@ -203,11 +203,20 @@ class AbstractDocumentSampler(abc.ABC):
         del user_state
         return CandidateSet([self.sample_document() for _ in range(num_candidates)], stacker=self.stacker)
 
+    def document_observation_space(self) -> spaces.Space:
+        """The space of one document's observation.
+
+        Defaults to the document class's ``observation_space()``; override it when the space
+        depends on the sampler's parameters (a catalog size, a feature dimension) instead of
+        making a document subclass per setting.
+        """
+        return self._doc_ctor.observation_space()
+
     @property
     def stacker(self) -> ObservationStacker:
         """Stacks this sampler's document observations (built once)."""
         if self._stacker is None:
-            self._stacker = ObservationStacker(self._doc_ctor.observation_space())
+            self._stacker = ObservationStacker(self.document_observation_space())
         return self._stacker
 
     def get_doc_ctor(self) -> type[AbstractDocument]:

@@ -214,7 +214,8 @@ def as_slate(action: Any, num_candidates: int, slate_size: int) -> list[int]:
             f"{action!r}"
         )
     if len(items) != slate_size:
-        raise ValueError(f"a slate must have exactly {slate_size} indices, got {len(items)}: {items}")
+        noun = "index" if slate_size == 1 else "indices"
+        raise ValueError(f"a slate must have exactly {slate_size} {noun}, got {len(items)}: {items}")
     for item in items:
         if not 0 <= item < num_candidates:
             raise ValueError(

@@ -130,7 +130,9 @@ class AbstractUserModel(abc.ABC, Generic[UserT, ResponseT]):
         response_model_ctor: the response class this model returns.
         user_sampler: draws the user at every :meth:`reset`.
         slate_size: the number of documents per slate.
-        seed: seed of the model's response stream (``self._rng``).
+        seed: seed of the model's response stream (``self._rng``). Give the sampler and the model
+            different seeds (e.g. ``recframe.seeding.child_seeds(seed, 2)``, as
+            :meth:`reset_sampler` does): equal seeds would give them identical streams.
     """
 
     def __init__(

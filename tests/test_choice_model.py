@@ -148,3 +148,10 @@ def test_choices_are_reproducible_from_the_generator():
 def test_choose_before_scoring_is_an_error():
     with pytest.raises(RuntimeError, match="score_documents"):
         MultinomialLogitChoiceModel().choose_item()
+
+
+def test_drawing_without_a_generator_says_how_to_seed():
+    model = MultinomialLogitChoiceModel()
+    model.score_documents(ScalarUser(), DOCS)
+    with pytest.raises(RuntimeError, match=r"rng=.*user model's self.rng"):
+        model.choose_item()

@@ -126,7 +126,7 @@ class AbstractEnvironment(abc.ABC):
 
     def document_observation_space(self) -> spaces.Space:
         """The space of the stacked candidate observation."""
-        return batch_space(self._document_sampler.get_doc_ctor().observation_space(), self._num_candidates)
+        return batch_space(self._document_sampler.document_observation_space(), self._num_candidates)
 
     @abc.abstractmethod
     def reset(self) -> tuple[Any, Any]:

@@ -161,7 +161,7 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         )
         if not self._doc_space.contains(doc_obs):
             candidates = self._environment.candidate_set
-            item_space = self._environment.document_sampler.get_doc_ctor().observation_space()
+            item_space = self._environment.document_sampler.document_observation_space()
             for position, document in enumerate(candidates):
                 check_in_space(
                     item_space,

@@ -71,3 +71,34 @@ def test_ended_users_get_no_responses_while_others_go_on():
     assert len(responses[0]) == 2 and not done
     _, _, responses, done = env.step([[0, 1], [2, 3]])
     assert responses[0] == [] and len(responses[1]) == 2 and not done
+
+
+def test_sampler_can_declare_the_document_space_per_instance():
+    from gymnasium import spaces
+    from toy_env import ToyUserModel
+
+    from recframe.document import AbstractDocument, AbstractDocumentSampler
+
+    class Item(AbstractDocument):
+        def create_observation(self):
+            return self.doc_id()
+
+        @classmethod
+        def observation_space(cls):
+            raise NotImplementedError("the sampler knows the catalog size")
+
+    class Catalog(AbstractDocumentSampler):
+        def __init__(self, size):
+            self.size = size
+            super().__init__(Item)
+
+        def sample_document(self):
+            return Item(int(self._rng.integers(self.size)))
+
+        def document_observation_space(self):
+            return spaces.Discrete(self.size)
+
+    env = SingleUserEnvironment(ToyUserModel(2), Catalog(7), num_candidates=4, slate_size=2)
+    assert env.document_observation_space() == spaces.MultiDiscrete([7] * 4)
+    _, doc_obs = env.reset()
+    assert env.document_observation_space().contains(doc_obs)
