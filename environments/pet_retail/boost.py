@@ -34,6 +34,7 @@ from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.envs import merge_options, resolve_config
 from recframe.environments.pet_retail.features import response_space, shopper_space
+from recframe.environments.pet_retail.retrieval import CategoryIndex
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions, load_catalog
 from recframe.environments.pet_retail.shopper import stacked_responses
@@ -122,9 +123,11 @@ class BoostRanker:
             strategic_cm2,
         )
         embeddings = catalog.embeddings.astype(np.float64)
-        self._matrix = np.concatenate(
+        matrix = np.concatenate(
             [np.stack([_standardize(c.astype(np.float64)) for c in columns], axis=1), embeddings], axis=1
-        ).astype(np.float32)  # float32 halves the memory a step streams through; ranks are unaffected
+        )
+        # Rows in the retrieval's grouped order; float32 halves the memory a step streams through.
+        self._matrix = matrix[CategoryIndex.of(catalog).ids].astype(np.float32)
         centred = embeddings - embeddings.mean(axis=0)
         self._cov = centred.T @ centred / len(catalog)
 

@@ -33,7 +33,8 @@ from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_observation
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
-from recframe.environments.pet_retail.relevance import relevance_scores
+from recframe.environments.pet_retail.relevance import category_overlap
+from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k
 from recframe.environments.pet_retail.reward import reward_components
 from recframe.environments.pet_retail.users import UserBatch
 from recframe.environments.pet_retail.world import World
@@ -120,6 +121,7 @@ class ShopperSessions:
         queries: a :class:`QueryBatch` with each shopper's current query.
         session: (num_shoppers, 3) float64 visit counts (see ``SESSION_FEATURES``).
         active: (num_shoppers,) whether the shopper's visit is going on.
+        index: the catalog grouped by category (the order retrieval works in).
         streams: ``{"relevance": [...], "shopper": [...], "behavior": [...]}``, one generator per
             shopper; owners may replace entries (the RecSim components put their own generators in).
     """
@@ -147,6 +149,7 @@ class ShopperSessions:
             config.behavior, config.queries.query_types, max(config.top_k, 64)
         )
         self._unit = catalog.unit_embeddings
+        self.index = CategoryIndex.of(catalog)
         # Per-product columns the cascade and reward read, gathered in one indexing operation.
         self._table = np.stack(
             [np.log1p(catalog.prices), catalog.is_pl, catalog.prices, catalog.cm2, catalog.strategic], axis=1
@@ -214,27 +217,37 @@ class ShopperSessions:
     def top_products(
         self, idx: np.ndarray, k: int, boosts: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best products for each current query by relevance (+ ``boosts``), best first.
+        """The ``k`` best products for each current query by noisy relevance (+ ``boosts``), best first.
+
+        Relevance is the textbook's (:mod:`.relevance`): w_sem * cosine + w_lex * log1p(token
+        overlap) + N(0, noise_sigma^2) for every catalog product; :func:`.retrieval.noisy_top_k`
+        finds the top ``k`` exactly while drawing the noise of only the products that can make it,
+        from each shopper's relevance stream.
 
         Args:
             idx: the shoppers.
-            k: how many products per shopper.
-            boosts: optional (n, n_products) scores added to the relevance before ranking.
+            k: how many products per shopper (<= catalog size).
+            boosts: optional (n, n_products) scores added before ranking, in the order of
+                :attr:`index` (grouped by category).
 
         Returns:
-            ``(product_ids, relevance)``, each (n, k): the products and their (noisy) relevance.
-            Draws one relevance noise value per catalog product from each shopper's relevance stream.
+            ``(product_ids, relevance)``, each (n, k): the products and their noisy relevance.
         """
-        relevance = relevance_scores(
-            self.query_rows(idx), self.catalog, self.config, self._rngs("relevance", idx)
-        )
-        scores = relevance if boosts is None else relevance + boosts
-        m = scores.shape[1]
-        top = np.argpartition(scores, m - k, axis=1)[:, m - k :]
-        rows = np.arange(len(idx))[:, None]
-        order = np.argsort(-scores[rows, top], axis=1, kind="stable")
-        ids = top[rows, order]
-        return ids, relevance[rows, ids]
+        rel, index = self.config.relevance, self.index
+        shifts = rel.w_lex * np.log1p(category_overlap(self.query_rows(idx)).astype(np.float64))
+        ids = np.empty((len(idx), k), dtype=np.int64)
+        relevance = np.empty((len(idx), k))
+        cosine = np.empty(index.ids.size, dtype=np.float32)
+        for row, (i, rng) in enumerate(zip(idx.tolist(), self._rngs("relevance", idx), strict=True)):
+            np.matmul(index.unit_embeddings, self.phi_unit[i], out=cosine)
+            within = np.multiply(cosine, rel.w_sem, dtype=np.float64)
+            if boosts is not None:
+                within += boosts[row]
+            positions, z = noisy_top_k(within, shifts[row], index, k, rel.noise_sigma, rng)
+            ids[row] = index.ids[positions]
+            semantic = np.multiply(cosine[positions], rel.w_sem, dtype=np.float64)
+            relevance[row] = semantic + shifts[row][index.categories[positions]] + rel.noise_sigma * z
+        return ids, relevance
 
     def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
         """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``."""
