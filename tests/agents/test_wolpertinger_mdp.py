@@ -75,6 +75,36 @@ class TutorialMDP:
         return float(np.linalg.solve(np.eye(self.n) - transition, accept).mean())
 
 
+def train(
+    recommender, mdp: TutorialMDP, steps: int, rng: np.random.Generator, carry: tuple[int, int] | None = None
+) -> tuple[int, int]:
+    """Runs ``steps`` environment steps of the RecSim-style loop, with int observations.
+
+    ``rng`` drives the environment. Returns the ``(state, recommended item)`` of the episode in
+    progress; passing it back as ``carry`` continues that episode, so a run split in two calls is
+    the same run as one call.
+    """
+    if carry is None:
+        state = mdp.reset(rng)
+        carry = (state, int(recommender.begin_episode(state)[0]))
+    state, item = carry
+    for _ in range(steps):
+        state, reward, terminated = mdp.step(state, item, rng)
+        if terminated:
+            recommender.end_episode(reward, state)
+            state = mdp.reset(rng)
+            item = int(recommender.begin_episode(state)[0])
+        else:
+            item = int(recommender.step(reward, state)[0])
+    return state, item
+
+
+def greedy_policy(recommender, n_states: int) -> np.ndarray:
+    """The item the recommender's core recommends, without noise, in each one-hot state."""
+    eye = np.eye(n_states, dtype=np.float32)
+    return np.array([int(recommender.agent.select_slate(eye[i])[0]) for i in range(n_states)])
+
+
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_value_iteration_matches_policy_evaluation_and_beats_every_other_policy(seed: int) -> None:
     mdp = TutorialMDP(seed)
