@@ -125,22 +125,23 @@ def noisy_top_k(
         if head == size or sigma == 0.0:
             heads.append(np.arange(lo, hi))
         else:
-            part = np.argpartition(within[lo:hi], size - head) + lo
-            heads.append(part[size - head :])
-            rests.append((part[: size - head], within[part[size - head]] + shifts[c]))
+            part = np.argpartition(within[lo:hi], size - head)
+            heads.append(part[size - head :] + lo)
+            # The rest (positions part[:size - head] + lo) and the head's lowest score.
+            rests.append((part, lo, size - head, float(within[lo + part[size - head]] + shifts[c])))
     positions = np.concatenate(heads)
     noisy = within[positions] + shifts[index.categories[positions]]
     z = np.zeros(positions.size) if sigma == 0.0 else rng.standard_normal(positions.size)
     if sigma == 0.0:
         return _best(positions, noisy, z, k)
     noisy += sigma * z
-    tau = np.partition(noisy, positions.size - k)[positions.size - k]
+    tau = float(np.partition(noisy, positions.size - k)[positions.size - k])
     drawn_positions, drawn_z = [positions], [z]
-    for rest, floor in rests:
+    for part, lo, n_rest, floor in rests:
         t_star = (tau - floor) / sigma - _MARGIN
-        count = int(rng.binomial(rest.size, _upper_tail(t_star)))
+        count = int(rng.binomial(n_rest, _upper_tail(t_star)))
         if count:
-            drawn_positions.append(rest[rng.choice(rest.size, size=count, replace=False)])
+            drawn_positions.append(part[rng.choice(n_rest, size=count, replace=False)] + lo)
             drawn_z.append(truncated_normal_above(t_star, count, rng))
     if len(drawn_positions) > 1:
         positions, z = np.concatenate(drawn_positions), np.concatenate(drawn_z)
