@@ -154,8 +154,10 @@ def test_importing_agents_does_not_import_torch_and_lazy_names_resolve():
     import recframe.agents as agents
     from recframe.agents.common.noise import GaussNoise, OrnsteinUhlenbeckNoise
     from recframe.agents.slate_q import SlateQAgent
+    from recframe.agents.wolpertinger import WolpertingerRecommender
 
-    assert agents.SlateQAgent is SlateQAgent
+    assert agents.SlateQAgent is SlateQAgent and agents.WolpertingerRecommender is WolpertingerRecommender
     assert (agents.GaussNoise, agents.OrnsteinUhlenbeckNoise) == (GaussNoise, OrnsteinUhlenbeckNoise)
+    assert all(getattr(agents, name) is not None for name in agents.__all__)
     with pytest.raises(AttributeError, match="NoSuchAgent"):
         agents.NoSuchAgent  # noqa: B018
