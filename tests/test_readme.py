@@ -32,6 +32,21 @@ def test_readme_example_defines_and_steps_an_environment():
     assert np.isin(namespace["env"].action_space.sample(), np.arange(8)).all()
 
 
+def test_readme_agents_example_runs(capsys):
+    exec(compile(_code_blocks("python")[1], "README agents example", "exec"), {})
+    lines = capsys.readouterr().out.splitlines()
+    means = {line.split()[0]: float(line.split()[1]) for line in lines}
+    assert set(means) == {"RandomAgent", "LinUCB"}
+    assert means["LinUCB"] > means["RandomAgent"]
+
+
+def test_readme_lists_every_registered_environment():
+    import recframe
+
+    for env_id in recframe.registered_environments():
+        assert f"`{env_id}`" in README, env_id
+
+
 def test_cli_lists_plugin_commands_and_environments(capsys):
     from recframe.__main__ import build_parser, main
 
