@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import math
+import operator
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar, TypeVar, overload
 
@@ -86,7 +87,19 @@ def merge_config(
         )
     if not isinstance(config["resample_documents"], bool | np.bool_):
         raise ValueError(f"resample_documents must be a bool, got {config['resample_documents']!r}")
+    for key, default in defaults.items():
+        value = config[key]
+        if key not in COMMON_DEFAULTS and isinstance(default, int | float) and not _is_real(value):
+            raise ValueError(f"{env_name} config key {key!r} must be a finite number, got {value!r}")
     return config, render_mode
+
+
+def _is_real(value: Any) -> bool:
+    return (
+        not isinstance(value, bool)
+        and isinstance(value, int | float | np.integer | np.floating)
+        and math.isfinite(value)
+    )
 
 
 def check_probabilities(name: str, values: Any) -> np.ndarray:
@@ -204,28 +217,35 @@ class FieldResponse(AbstractResponse):
     #: observation key -> (low, high) for fields observed clipped.
     CLIP: ClassVar[dict[str, tuple[float, float]]] = {}
 
+    _PLAN: ClassVar[tuple[tuple[str, Callable[[Any], Any], Any, tuple[float, float] | None], ...]] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls._PLAN = tuple(
+            (key, operator.attrgetter(attribute), np.dtype(dtype), cls.CLIP.get(key))
+            for key, (attribute, dtype) in cls.FIELDS.items()
+        )
+
     @classmethod
-    def _values(cls, responses: Sequence[AbstractResponse], key: str, attribute: str) -> list[Any]:
-        values = [getattr(response, attribute) for response in responses]
-        if key in cls.CLIP:
-            low, high = cls.CLIP[key]
-            values = [min(max(value, low), high) for value in values]
-        return values
+    def _columns(cls, responses: Sequence[AbstractResponse]) -> list[tuple[str, list[Any], np.dtype]]:
+        columns = []
+        for key, get, dtype, bounds in cls._PLAN:
+            values = list(map(get, responses))
+            if bounds is not None:
+                values = [min(max(value, bounds[0]), bounds[1]) for value in values]
+            columns.append((key, values, dtype))
+        return columns
 
     def create_observation(self) -> dict[str, Any]:
-        observation: dict[str, Any] = {}
-        for key, (attribute, dtype) in self.FIELDS.items():
-            (value,) = self._values([self], key, attribute)
-            observation[key] = int(value) if dtype is np.int64 else np.array(value, dtype)
-        return observation
+        return {
+            key: int(values[0]) if dtype.kind in "iu" else np.array(values[0], dtype)
+            for key, values, dtype in self._columns([self])
+        }
 
     @classmethod
     def stack(cls, responses: Sequence[AbstractResponse]) -> dict[str, np.ndarray]:
         """The stacked observation of a slate's responses, built directly (one array per key)."""
-        return {
-            key: np.array(cls._values(responses, key, attribute), dtype)
-            for key, (attribute, dtype) in cls.FIELDS.items()
-        }
+        return {key: np.array(values, dtype) for key, values, dtype in cls._columns(responses)}
 
 
 class StackedResponseUserModel(AbstractUserModel):

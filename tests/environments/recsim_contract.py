@@ -6,6 +6,7 @@ random-agent reward, and pytest collects the inherited tests.
 
 from __future__ import annotations
 
+import importlib
 import warnings
 from typing import Any, ClassVar
 
@@ -216,8 +217,18 @@ class RecSimEnvContract:
         with pytest.raises(ValueError, match=mentions):
             gym.make(self.ENV_ID, **overrides)
 
+    def test_bad_seed_and_parameter_types_raise(self) -> None:
+        with pytest.raises(TypeError, match="-1"):
+            gym.make(self.ENV_ID, seed=-1)
+        module = importlib.import_module(gym.spec(self.ENV_ID).entry_point.split(":")[0])
+        numeric = next(key for key, value in module.DEFAULT_CONFIG.items() if type(value) is float)
+        with pytest.raises(ValueError, match=numeric):
+            gym.make(self.ENV_ID, **{numeric: "1.0"})
+        with pytest.raises(ValueError, match=numeric):
+            gym.make(self.ENV_ID, **{numeric: float("nan")})
+
     def test_env_config_dict_and_render(self) -> None:
-        module = __import__(gym.spec(self.ENV_ID).entry_point.split(":")[0], fromlist=["create_environment"])
+        module = importlib.import_module(gym.spec(self.ENV_ID).entry_point.split(":")[0])
         env = module.create_environment({**PARITY_CONFIG, "seed": 3}, render_mode="ansi")
         env.reset()
         env.step([1, 0])
