@@ -26,7 +26,9 @@ exposes the latent interests); the choice model's parameters come from the first
 ``choice_features``; ``user_quality_factor`` is 0, so a clicked video's expected utility does not
 affect the budget; only the first clicked response updates the state; ``liked`` is never set;
 the two middle cluster means are both 0; the quality noise is called a variance but used as a
-standard deviation (0.1).
+standard deviation (0.1); :class:`IEvVideoSampler`'s dense features can push affinities below the
+proportional model's ``min_normalizer`` (RecSim's assertion failed; here a ValueError names the
+scores), so those videos need a logit choice model.
 
 RecSim quirks fixed: the interest update's coin flip used the global numpy RNG (now the user
 model's seeded stream, so runs are reproducible); the user observation aliased the user's
@@ -77,6 +79,7 @@ __all__ = [
     "IEvVideoSampler",
     "UtilityModelVideoSampler",
     "IEvUserState",
+    "IEvUserDistributionSampler",
     "UtilityModelUserSampler",
     "IEvUserModel",
     "clicked_watchtime_reward",
@@ -182,6 +185,10 @@ class IEvResponse(FieldResponse):
 
 class IEvVideoSampler(VectorizedDocumentSampler):
     """Videos with ``U(min_feature_value, max_feature_value)`` features, normal length, quality 1.
+
+    Dense features make affinities fall below the proportional choice model's ``min_normalizer``
+    of -1 (it then raises a ValueError naming the scores; RecSim's assertion failed), so pair
+    these videos with a :class:`~recframe.choice_model.MultinomialLogitChoiceModel`.
 
     Args:
         doc_ctor: the video class.
@@ -352,6 +359,29 @@ class IEvUserState(AbstractUserState):
 
     def __repr__(self) -> str:
         return f"IEvUserState(time_budget={self.time_budget:.4g}, user_interests={np.round(self.user_interests, 3)})"
+
+
+class IEvUserDistributionSampler(AbstractUserSampler[IEvUserState]):
+    """RecSim's simpler users: ``U(-1, 1)`` interests, a 30-minute budget, no interest drift."""
+
+    def sample_user(self) -> IEvUserState:
+        return self._user_ctor(
+            user_interests=self._rng.uniform(-1.0, 1.0, self._user_ctor.NUM_FEATURES),
+            time_budget=30.0,
+            score_scaling=0.05,
+            attention_prob=0.9,
+            no_click_mass=1.0,
+            keep_interact_prob=float(self._rng.beta(1, 3)),
+            min_doc_utility=0.1,
+            user_update_alpha=0.0,
+            watched_videos=set(),
+            impressed_videos=set(),
+            liked_videos=set(),
+            step_penalty=1.0,
+            min_normalizer=-1.0,
+            user_quality_factor=1.0,
+            document_quality_factor=1.0,
+        )
 
 
 class UtilityModelUserSampler(AbstractUserSampler[IEvUserState]):

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
+from gymnasium.utils.env_checker import check_env
 from recframe.environments import interest_evolution as iev
 from recsim_contract import RecSimEnvContract
 
-from recframe.choice_model import MultinomialProportionalChoiceModel
+from recframe.choice_model import MultinomialLogitChoiceModel, MultinomialProportionalChoiceModel
+from recframe.simulator.environment import SingleUserEnvironment
+from recframe.simulator.recsim_gym import RecSimGymEnv
 
 
 class TestInterestEvolutionContract(RecSimEnvContract):
@@ -181,3 +186,24 @@ def test_choice_model_requires_a_constructor() -> None:
 def test_bad_parameters_raise(overrides: dict[str, float], mentions: str) -> None:
     with pytest.raises(ValueError, match=mentions):
         iev.create_environment(**overrides)
+
+
+def test_dense_videos_and_distribution_users_make_a_valid_environment() -> None:
+    # Dense features give affinities below min_normalizer = -1, which the proportional model
+    # rejects (RecSim's assertion failed too), so these videos take a logit model, as RLlib does.
+    model = iev.IEvUserModel(
+        2,
+        choice_model_ctor=MultinomialLogitChoiceModel,
+        user_sampler=iev.IEvUserDistributionSampler(iev.IEvUserState),
+    )
+    raw = SingleUserEnvironment(model, iev.IEvVideoSampler(), 10, 2)
+    env = RecSimGymEnv(raw, iev.clicked_watchtime_reward)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        check_env(env, skip_render_check=True)
+    env.reset(seed=1)
+    assert env.environment.user_model.user_state.time_budget == 30.0
+    steps = 0
+    while not env.step([0, 1])[2]:
+        steps += 1
+    assert 0 < steps < 60  # every step costs at least the penalty or a watch of ~4.3 minutes
