@@ -230,13 +230,18 @@ class PetRetailVectorEnv(VectorEnv):
         return self._observation(), {}
 
     def _shown(self, actions: Any, idx: np.ndarray) -> np.ndarray:
-        """The (len(idx), k) products shown to shoppers ``idx``."""
+        """The (len(idx), k) products shown to shoppers ``idx`` (only their actions are validated)."""
         if self.variant == "boost":
-            weights = check_boost_weights(actions, self._bound) * (self.config.action.a_max / self._bound)
-            if weights.shape != (self.num_envs, weights.shape[-1]):
+            array = np.asarray(actions)
+            if array.shape != self.action_space.shape:
                 raise ValueError(
-                    f"boost weights must have shape {self.action_space.shape}, got {weights.shape}"
+                    f"boost weights must have shape {self.action_space.shape}, got {array.shape}"
                 )
+            if array.dtype.kind not in "iuf":
+                raise TypeError(f"boost weights must be numbers, got dtype {array.dtype}")
+            used = np.zeros(array.shape, dtype=np.float64)
+            used[idx] = array[idx]  # rows of envs being reset are ignored; error indices stay env indices
+            weights = check_boost_weights(used, self._bound) * (self.config.action.a_max / self._bound)
             return self.ranker.rank(self.sessions, idx, weights[idx])
         slates = check_slates(actions, self.num_candidates, self.k, idx)
         return (

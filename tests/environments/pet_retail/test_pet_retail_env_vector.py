@@ -111,7 +111,12 @@ def test_autoreset_ignores_the_action_and_starts_a_new_visit():
         ("slate", lambda a: a.__setitem__((2, 3), a[2, 4]), ValueError, "env 2 repeats"),
         ("slate", lambda a: a.__setitem__((1, 0), -3), ValueError, "-3 of env 1 is out of range"),
         ("catalog", lambda a: a.__setitem__((0, 0), 10_000), ValueError, "10000 of env 0 is out of range"),
-        ("boost", lambda a: a.__setitem__((3, 7), np.nan), ValueError, "finite"),
+        (
+            "boost",
+            lambda a: a.__setitem__((3, 7), np.nan),
+            ValueError,
+            r"finite, got \[nan\] at index\(es\) \[\[3, 7\]\]",
+        ),
         ("boost", lambda a: a.__setitem__((0, 1), 2.0), ValueError, r"\[-1.0, 1.0\]"),
     ],
 )
