@@ -4,7 +4,8 @@
   (its observation is the product's feature row, see :mod:`.features`).
 * :class:`ProductRetriever` is a user-aware candidate sampler: ``sample_candidates(n, shopper)``
   retrieves the ``n`` products most relevant to the shopper's current query (noisy relevance over
-  the whole catalog, top n by ``argpartition``), best first, with the relevance as a last feature.
+  the whole catalog, exact top n, see :mod:`.retrieval`), best first, with the relevance as a
+  last feature.
 * :class:`CatalogSampler` offers the whole catalog, in product-id order, as one fixed candidate set.
 
 Both build the stacked candidate observation directly from column arrays; document objects are
