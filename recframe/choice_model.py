@@ -131,18 +131,27 @@ class NormalizableChoiceModel(AbstractChoiceModel):
     def choose_item(self) -> int | None:
         if self._scores is None:
             raise RuntimeError("choose_item() called before score_documents()")
-        cumulative = np.cumsum(self._scores)
+        cumulative = self._scores.cumsum()  # array methods skip numpy's Python-level wrappers
         total = cumulative[-1] + self._score_no_click if len(cumulative) else self._score_no_click
         if not total > 0:
             raise ValueError(
                 f"cannot choose: scores {self._scores} and no-click score {self._score_no_click} sum to {total}"
             )
-        index = int(np.searchsorted(cumulative, self.rng.random() * total, side="right"))
+        index = int(cumulative.searchsorted(self.rng.random() * total, side="right"))
         return index if index < len(cumulative) else None
 
 
+def _with_no_click(scores: np.ndarray, no_click: float) -> np.ndarray:
+    """``scores`` with the no-click score appended (cheaper than ``np.append`` on tiny arrays)."""
+    combined = np.empty(len(scores) + 1)
+    combined[:-1] = scores
+    combined[-1] = no_click
+    return combined
+
+
 def _check_non_negative(model: AbstractChoiceModel, scores: np.ndarray, what: str) -> None:
-    if not np.all(np.isfinite(scores)) or np.any(scores < 0):
+    # min/max comparisons are False for NaN, so one pair of reductions covers NaN, inf and negatives
+    if scores.size and not (scores.min() >= 0 and scores.max() < np.inf):
         raise ValueError(
             f"{type(model).__name__}: {what} must be finite and non-negative after normalization, got {scores}"
         )
@@ -157,10 +166,12 @@ class MultinomialLogitChoiceModel(NormalizableChoiceModel):
     PARAMETERS = {"no_click_mass": -np.inf}
 
     def score_documents(self, user_state: Any, doc_obs: Any) -> None:
-        logits = np.append(self._score_documents_helper(user_state, doc_obs), self._param("no_click_mass"))
-        logits = logits - logits.max()
-        exp = np.exp(logits)
-        probs = exp / exp.sum()
+        logits = _with_no_click(
+            self._score_documents_helper(user_state, doc_obs), self._param("no_click_mass")
+        )
+        logits -= logits.max()
+        probs = np.exp(logits, out=logits)
+        probs /= probs.sum()
         self._scores = probs[:-1]
         self._score_no_click = float(probs[-1])
 
@@ -175,10 +186,10 @@ class MultinomialProportionalChoiceModel(NormalizableChoiceModel):
 
     def score_documents(self, user_state: Any, doc_obs: Any) -> None:
         min_normalizer = self._param("min_normalizer", required=True)
-        all_scores = np.append(
+        all_scores = _with_no_click(
             self._score_documents_helper(user_state, doc_obs), self._param("no_click_mass")
         )
-        all_scores = all_scores - min_normalizer
+        all_scores -= min_normalizer
         _check_non_negative(self, all_scores, "scores (with no-click last)")
         self._scores = all_scores[:-1]
         self._score_no_click = float(all_scores[-1])

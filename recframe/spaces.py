@@ -9,6 +9,7 @@ directly without building one object per item. Nested structures are handled wit
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -290,6 +291,14 @@ def _uniform(values: np.ndarray) -> float | None:
 
 def _compile_box(space: spaces.Box) -> Callable[[Any], bool]:
     shape, dtype = space.shape, space.dtype
+    if math.prod(shape) == 0:  # an empty box (an unobservable user): only shape and dtype can differ
+
+        def contains_empty(x: Any) -> bool:
+            if type(x) is not np.ndarray:
+                return space.contains(x)
+            return x.shape == shape and bool(np.can_cast(x.dtype, dtype))
+
+        return contains_empty
     low, high = _uniform(space.low), _uniform(space.high)
     if low is None or high is None:
         return space.contains

@@ -24,7 +24,7 @@ from gymnasium import spaces
 
 from recframe.document import AbstractDocument
 from recframe.seeding import SeedLike, child_seeds, make_rng, reseed
-from recframe.spaces import ObservationStacker, batch_space, null_value
+from recframe.spaces import ObservationStacker, batch_space, compile_copy, null_value
 
 __all__ = ["AbstractUserState", "AbstractUserSampler", "AbstractResponse", "AbstractUserModel"]
 
@@ -150,6 +150,8 @@ class AbstractUserModel(abc.ABC, Generic[UserT, ResponseT]):
         self._seed = seed
         self._rng = make_rng(seed)
         self._response_stacker = ObservationStacker(response_model_ctor.response_space())
+        self._response_copier = compile_copy(response_model_ctor.response_space())
+        self._null_response: Any = None
         self._user_state: UserT = user_sampler.sample_user()
 
     @property
@@ -193,8 +195,11 @@ class AbstractUserModel(abc.ABC, Generic[UserT, ResponseT]):
         return batch_space(self._response_model_ctor.response_space(), self._slate_size)
 
     def null_response_observation(self) -> Any:
-        """The stacked "no response yet" observation, shown at reset."""
-        return self._response_stacker.stack([self._response_model_ctor.null_observation()] * self._slate_size)
+        """The stacked "no response yet" observation, shown at reset (built once, copied out)."""
+        if self._null_response is None:
+            null = self._response_model_ctor.null_observation()
+            self._null_response = self._response_stacker.stack([null] * self._slate_size)
+        return self._response_copier(self._null_response)
 
     def create_response_observation(self, responses: Sequence[ResponseT]) -> Any:
         """Stacks the observations of a slate's responses (override to build them vectorized)."""
