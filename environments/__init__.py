@@ -31,11 +31,21 @@ VECTOR_ENTRY_POINTS: dict[str, str] = {
 }
 
 
+#: Gymnasium name -> default time limit added by ``gymnasium.make`` (for sessions that never end by
+#: themselves: RecSim's interest exploration has no termination; 100 steps as in RecSim's runs).
+MAX_EPISODE_STEPS: dict[str, int] = {
+    "InterestExploration-v0": 100,
+}
+
+
 def register() -> None:
     """Registers every built-in environment with Gymnasium under the ``recframe/`` namespace."""
     for name, target in ENVIRONMENTS.items():
         entry_point = target if ":" in target else f"{target}:create_environment"
         vector = VECTOR_ENTRY_POINTS.get(name)
         register_environment(
-            name, f"{_PACKAGE}.{entry_point}", vector_entry_point=vector and f"{_PACKAGE}.{vector}"
+            name,
+            f"{_PACKAGE}.{entry_point}",
+            max_episode_steps=MAX_EPISODE_STEPS.get(name),
+            vector_entry_point=vector and f"{_PACKAGE}.{vector}",
         )

@@ -43,3 +43,14 @@ def test_register_environment_is_idempotent():
     first = register_environment("Tutorial-v0", "recframe.environments.tutorial:create_environment")
     assert first == "recframe/Tutorial-v0"
     assert gym.spec(first).entry_point == "recframe.environments.tutorial:create_environment"
+
+
+def test_environments_that_never_end_get_a_time_limit():
+    env = gym.make("recframe/InterestExploration-v0")
+    env.reset(seed=0)
+    steps, truncated = 0, False
+    while not truncated:
+        _, _, terminated, truncated, _ = env.step(env.action_space.sample())
+        assert not terminated
+        steps += 1
+    assert steps == 100
