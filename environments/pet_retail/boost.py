@@ -126,8 +126,10 @@ class BoostRanker:
         matrix = np.concatenate(
             [np.stack([_standardize(c.astype(np.float64)) for c in columns], axis=1), embeddings], axis=1
         )
-        # Rows in the retrieval's grouped order; float32 halves the memory a step streams through.
-        self._matrix = matrix[CategoryIndex.of(catalog).ids].astype(np.float32)
+        # The relevance rows over the boost columns, in the retrieval's grouped order: one
+        # (d',) @ (d', m) float32 product per shopper gives relevance + boosts for the catalog.
+        index = CategoryIndex.of(catalog)
+        self._matrix = np.concatenate([index.matrix, matrix[index.ids].T], axis=0, dtype=np.float32)
         centred = embeddings - embeddings.mean(axis=0)
         self._cov = centred.T @ centred / len(catalog)
 
@@ -153,11 +155,10 @@ class BoostRanker:
 
     def rank(self, sessions: ShopperSessions, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(n, top_k) product ids, best first, for shoppers ``idx`` and weights ``w`` (n, 10)."""
-        per_shopper = self.weights(sessions, idx, w).astype(np.float32)
-        boosts = np.empty((len(idx), self._matrix.shape[0]), dtype=np.float32)
-        for row in range(len(idx)):
-            np.matmul(self._matrix, per_shopper[row], out=boosts[row])
-        return sessions.top_products(idx, self.top_k, boosts)[0]
+        vectors = np.concatenate(
+            [sessions.query_vectors[idx], self.weights(sessions, idx, w)], axis=1, dtype=np.float32
+        )
+        return sessions.top_products(idx, self.top_k, (self._matrix, vectors))[0]
 
 
 DEFAULTS: dict[str, Any] = {"config": None, "seed": 0, "normalize_action": True}

@@ -34,7 +34,7 @@ from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import category_overlap
-from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k
+from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_of_scores
 from recframe.environments.pet_retail.reward import reward_components
 from recframe.environments.pet_retail.users import UserBatch
 from recframe.environments.pet_retail.world import World
@@ -143,6 +143,7 @@ class ShopperSessions:
         self.users: UserBatch = self.population.users(placeholder)
         self.queries: QueryBatch = self.population.queries(self.users, placeholder)
         self.phi_unit = unit_rows(self.queries.phi_emb)
+        self.query_vectors = self._query_vectors(self.queries, self.phi_unit)
         self.session = np.zeros((self.num_shoppers, len(SESSION_FEATURES)))
         self.active = np.zeros(self.num_shoppers, dtype=bool)
         self._pos_bias = position_bias_table(
@@ -179,7 +180,18 @@ class ShopperSessions:
         queries = self.population.queries(users, self._rngs("shopper", idx))
         for name in ("intent", "query_type", "phi_emb", "token_ids", "specificity"):
             getattr(self.queries, name)[idx] = getattr(queries, name)
-        self.phi_unit[idx] = unit_rows(queries.phi_emb)
+        self.phi_unit[idx] = phi_unit = unit_rows(queries.phi_emb)
+        self.query_vectors[idx] = self._query_vectors(queries, phi_unit)
+
+    def _query_vectors(self, queries: QueryBatch, phi_unit: np.ndarray) -> np.ndarray:
+        """(n, d + n_categories) float32 rows ``[w_sem * phi_unit, lexical shift per category]``.
+
+        Times :attr:`CategoryIndex.matrix <.retrieval.CategoryIndex>` they give each query's
+        noiseless relevance to every product in one matrix-vector product; computed once per query.
+        """
+        rel = self.config.relevance
+        shifts = rel.w_lex * np.log1p(category_overlap(queries).astype(np.float64))
+        return np.concatenate([rel.w_sem * phi_unit.astype(np.float64), shifts], axis=1, dtype=np.float32)
 
     def user_rows(self, idx: np.ndarray) -> UserBatch:
         """The shoppers in slots ``idx`` as a :class:`UserBatch` (copies)."""
@@ -215,38 +227,39 @@ class ShopperSessions:
         )
 
     def top_products(
-        self, idx: np.ndarray, k: int, boosts: np.ndarray | None = None
+        self, idx: np.ndarray, k: int, scoring: tuple[np.ndarray, np.ndarray] | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
-        """The ``k`` best products for each current query by noisy relevance (+ ``boosts``), best first.
+        """The ``k`` best products for each current query by noisy relevance (+ boosts), best first.
 
         Relevance is the textbook's (:mod:`.relevance`): w_sem * cosine + w_lex * log1p(token
-        overlap) + N(0, noise_sigma^2) for every catalog product; :func:`.retrieval.noisy_top_k`
-        finds the top ``k`` exactly while drawing the noise of only the products that can make it,
-        from each shopper's relevance stream.
+        overlap) + N(0, noise_sigma^2) for every catalog product. Each shopper's noiseless scores
+        are one float32 matrix-vector product (its :attr:`query_vectors` row times the index's
+        :attr:`~.retrieval.CategoryIndex.matrix`); :func:`.retrieval.noisy_top_k_of_scores` finds
+        the top ``k`` exactly while drawing the noise of only the products that can make it, from
+        each shopper's relevance stream. The loop over shoppers is deliberate: a row's product
+        and selection then run the very same operations alone or in a batch (bit-identical
+        results), and each pass touches one cache-resident row rather than a (n, m) block.
 
         Args:
             idx: the shoppers.
             k: how many products per shopper (<= catalog size).
-            boosts: optional (n, n_products) scores added before ranking, in the order of
-                :attr:`index` (grouped by category).
+            scoring: optional ``(matrix, vectors)`` replacing the relevance: (d', m) float32 rows
+                over the products in the order of :attr:`index` and (n, d') float32 per-shopper
+                weights; score = vectors[i] @ matrix (see :class:`~.boost.BoostRanker`).
 
         Returns:
-            ``(product_ids, relevance)``, each (n, k): the products and their noisy relevance.
+            ``(product_ids, scores)``, each (n, k): the products and their noisy scores.
         """
-        rel, index = self.config.relevance, self.index
-        shifts = rel.w_lex * np.log1p(category_overlap(self.query_rows(idx)).astype(np.float64))
+        matrix, vectors = scoring if scoring is not None else (self.index.matrix, self.query_vectors[idx])
+        sigma = self.config.relevance.noise_sigma
         ids = np.empty((len(idx), k), dtype=np.int64)
         relevance = np.empty((len(idx), k))
-        cosine = np.empty(index.ids.size, dtype=np.float32)
-        for row, (i, rng) in enumerate(zip(idx.tolist(), self._rngs("relevance", idx), strict=True)):
-            np.matmul(index.unit_embeddings, self.phi_unit[i], out=cosine)
-            within = np.multiply(cosine, rel.w_sem, dtype=np.float64)
-            if boosts is not None:
-                within += boosts[row]
-            positions, z = noisy_top_k(within, shifts[row], index, k, rel.noise_sigma, rng)
-            ids[row] = index.ids[positions]
-            semantic = np.multiply(cosine[positions], rel.w_sem, dtype=np.float64)
-            relevance[row] = semantic + shifts[row][index.categories[positions]] + rel.noise_sigma * z
+        scores = np.empty(matrix.shape[1], dtype=np.float32)
+        for row, rng in enumerate(self._rngs("relevance", idx)):
+            np.matmul(vectors[row], matrix, out=scores)
+            positions, z = noisy_top_k_of_scores(scores, k, sigma, rng)
+            ids[row] = self.index.ids[positions]
+            relevance[row] = scores[positions] + sigma * z
         return ids, relevance
 
     def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:

@@ -23,7 +23,13 @@ from recframe.environments.pet_retail.config import BehaviorConfig, RetentionCon
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import relevance_scores
-from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k, truncated_normal_above
+from recframe.environments.pet_retail.retrieval import (
+    CategoryIndex,
+    noisy_top_k,
+    noisy_top_k_of_scores,
+    truncated_normal_above,
+    uniform_subset,
+)
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 
 Z = 4.5
@@ -250,6 +256,49 @@ def test_lazy_noise_top_k_is_exact_at_the_head_boundary():
     brute = np.bincount(np.argmax(within + sigma * rng.standard_normal((trials, 3)), axis=1), minlength=3)
     p = brute / trials
     assert np.all(np.abs(lazy / trials - p) <= Z * np.sqrt(2 * p * (1 - p) / trials))
+
+
+def test_uniform_subsets_are_uniform_sorted_and_distinct():
+    rng = np.random.default_rng(3)
+    for n, size in ((50, 3), (6, 4)):  # the rejection path and the rng.choice path
+        trials = 20_000
+        counts = np.zeros(n)
+        for _ in range(trials):
+            subset = uniform_subset(n, size, rng)
+            assert subset.size == size and np.all(np.diff(subset) > 0) and 0 <= subset[0] and subset[-1] < n
+            counts[subset] += 1
+        p = size / n
+        assert all(_within(c, trials, p) for c in counts), (n, size)
+
+
+def test_sampled_head_threshold_keeps_the_top_k_exact():
+    """noisy_top_k_of_scores against the brute force on a catalog large enough for the strided sample.
+
+    2,000 crowded scores and a small pad: the sampled threshold gives heads of varying size (and
+    sometimes fewer than k, the fallback), and most queries need late draws from the rest.
+    """
+    rng = np.random.default_rng(4)
+    scores = rng.normal(0.0, 0.03, 2_000).astype(np.float32)
+    k, sigma, trials = 5, 0.05, 6_000
+    hits = {"brute": np.zeros(scores.size), "lazy": np.zeros(scores.size)}
+    kth = {"brute": np.empty(trials), "lazy": np.empty(trials)}
+    for trial in range(trials):
+        noisy = scores + sigma * rng.standard_normal(scores.size)
+        top = np.argsort(-noisy)[:k]
+        hits["brute"][top] += 1
+        kth["brute"][trial] = noisy[top[-1]]
+        positions, z = noisy_top_k_of_scores(scores, k, sigma, rng, pad=2)
+        lazy_noisy = scores[positions] + sigma * z
+        assert np.all(np.diff(lazy_noisy) <= 0) and len(set(positions.tolist())) == k
+        hits["lazy"][positions] += 1
+        kth["lazy"][trial] = lazy_noisy[-1]
+    p = hits["brute"] / trials
+    varied = (p > 0.01) & (p < 0.99)
+    assert varied.sum() > 30
+    tolerance = Z * np.sqrt(2 * p * (1 - p) / trials)
+    assert np.all(np.abs(hits["lazy"] / trials - p)[varied] <= tolerance[varied])
+    brute, lazy = kth["brute"], kth["lazy"]
+    assert abs(lazy.mean() - brute.mean()) <= Z * np.sqrt(2 * brute.var() / trials)
 
 
 def test_retrieval_ranks_by_the_textbook_relevance():
