@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from functools import lru_cache
+from types import SimpleNamespace
 
 import numpy as np
 from recframe.environments.pet_retail.behavior import (
@@ -32,7 +33,7 @@ from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_observation
 from recframe.environments.pet_retail.population import Population
-from recframe.environments.pet_retail.queries import QueryBatch
+from recframe.environments.pet_retail.queries import QueryBatch, build_vocabulary
 from recframe.environments.pet_retail.relevance import category_overlap
 from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_of_scores
 from recframe.environments.pet_retail.reward import reward_components
@@ -41,7 +42,7 @@ from recframe.environments.pet_retail.world import World
 
 from recframe.seeding import SeedLike, child_seeds, make_rng
 
-__all__ = ["Outcome", "ShopperSessions", "load_catalog", "shopper_streams", "unit_rows"]
+__all__ = ["Outcome", "ShopperSessions", "lexical_shifts", "load_catalog", "shopper_streams", "unit_rows"]
 
 
 def shopper_streams(seed: SeedLike) -> tuple[np.random.Generator, np.random.Generator, np.random.Generator]:
@@ -72,6 +73,26 @@ def unit_rows(x: np.ndarray) -> np.ndarray:
     x = x.astype(np.float32)
     norms = np.sqrt(np.square(x, dtype=np.float64).sum(axis=1))
     return (x / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]).astype(np.float32)
+
+
+def lexical_shifts(config: SimulatorConfig) -> np.ndarray:
+    """(n_categories, n_query_types, n_categories) float64: the lexical relevance term by the query's
+    intent and type, per product category: w_lex * log1p(distinct shared tokens).
+
+    A query's tokens are its intent's category words, its type's name and filler tokens, and the
+    fillers are never category words (their ids follow all the words), so the overlap depends on
+    the intent and type alone: one table per config instead of a token match per query.
+    """
+    vocab = build_vocabulary(config)
+    if vocab.category_token_matrix[vocab.filler_offset :].any():  # pragma: no cover - vocabulary invariant
+        raise AssertionError("filler tokens must not be category words")
+    words = vocab.category_word_table
+    n_cats, n_types = words.shape[0], len(vocab.type_token_ids)
+    intent, qtype = np.divmod(np.arange(n_cats * n_types), n_types)
+    tokens = np.concatenate([words[intent], np.asarray(vocab.type_token_ids)[qtype, None]], axis=1)
+    overlap = category_overlap(SimpleNamespace(token_ids=tokens, vocabulary=vocab))  # type: ignore[arg-type]
+    shifts = config.relevance.w_lex * np.log1p(overlap.astype(np.float64))
+    return shifts.reshape(n_cats, n_types, n_cats)
 
 
 @dataclass(frozen=True)
@@ -143,6 +164,7 @@ class ShopperSessions:
         self.users: UserBatch = self.population.users(placeholder)
         self.queries: QueryBatch = self.population.queries(self.users, placeholder)
         self.phi_unit = unit_rows(self.queries.phi_emb)
+        self._shifts = lexical_shifts(config)
         self.query_vectors = self._query_vectors(self.queries, self.phi_unit)
         self.session = np.zeros((self.num_shoppers, len(SESSION_FEATURES)))
         self.active = np.zeros(self.num_shoppers, dtype=bool)
@@ -189,9 +211,10 @@ class ShopperSessions:
         Times :attr:`CategoryIndex.matrix <.retrieval.CategoryIndex>` they give each query's
         noiseless relevance to every product in one matrix-vector product; computed once per query.
         """
-        rel = self.config.relevance
-        shifts = rel.w_lex * np.log1p(category_overlap(queries).astype(np.float64))
-        return np.concatenate([rel.w_sem * phi_unit.astype(np.float64), shifts], axis=1, dtype=np.float32)
+        vectors = np.empty((len(phi_unit), phi_unit.shape[1] + self._shifts.shape[2]), dtype=np.float32)
+        vectors[:, : phi_unit.shape[1]] = np.multiply(phi_unit, self.config.relevance.w_sem, dtype=np.float64)
+        vectors[:, phi_unit.shape[1] :] = self._shifts[queries.intent, queries.query_type]
+        return vectors
 
     def user_rows(self, idx: np.ndarray) -> UserBatch:
         """The shoppers in slots ``idx`` as a :class:`UserBatch` (copies)."""

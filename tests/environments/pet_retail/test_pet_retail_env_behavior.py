@@ -22,7 +22,7 @@ from recframe.environments.pet_retail.behavior import (
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
-from recframe.environments.pet_retail.relevance import relevance_scores
+from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores
 from recframe.environments.pet_retail.retrieval import (
     CategoryIndex,
     noisy_top_k,
@@ -30,7 +30,7 @@ from recframe.environments.pet_retail.retrieval import (
     truncated_normal_above,
     uniform_subset,
 )
-from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
+from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog
 
 Z = 4.5
 
@@ -319,3 +319,14 @@ def test_retrieval_ranks_by_the_textbook_relevance():
         else:
             assert np.abs(noise).max() < 6 * config.relevance.noise_sigma
             assert np.abs(noise).max() > 0
+
+
+def test_lexical_shift_table_matches_the_token_overlap_of_drawn_queries():
+    config = SimulatorConfig()
+    sessions = ShopperSessions(config, load_catalog(config), 400)
+    for i in range(400):
+        sessions.reseed(i, i)
+    sessions.start(np.arange(400))
+    q = sessions.queries
+    expected = config.relevance.w_lex * np.log1p(category_overlap(q).astype(np.float64))
+    np.testing.assert_array_equal(lexical_shifts(config)[q.intent, q.query_type], expected)
