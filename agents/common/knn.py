@@ -61,7 +61,7 @@ class TorchNearestNeighbors(NearestNeighbors):
         chunk_size: items compared per block (bounds memory at ``batch * chunk_size`` floats).
     """
 
-    def __init__(self, embeddings: np.ndarray | torch.Tensor, chunk_size: int = 1 << 16) -> None:
+    def __init__(self, embeddings: np.ndarray | torch.Tensor, chunk_size: int = 4096) -> None:
         super().__init__(embeddings)
         if chunk_size <= 0:
             raise ValueError(f"chunk_size must be positive, got {chunk_size}")
@@ -71,20 +71,20 @@ class TorchNearestNeighbors(NearestNeighbors):
     @torch.no_grad()
     def search(self, queries: torch.Tensor, k: int) -> tuple[torch.Tensor, torch.Tensor]:
         queries = self._check_query(queries, k)
-        q_sq = (queries**2).sum(dim=1, keepdim=True)
-        best_d = best_i = None
+        # Rank by |e|^2 - 2 q.e (one fused addmm per block); |q|^2 is the same for a whole row.
+        partial_d, partial_i = [], []
         for start in range(0, self.n_items, self.chunk_size):
             block = self.embeddings[start : start + self.chunk_size]
-            dist = q_sq - 2.0 * queries @ block.T + self._sq_norms[start : start + self.chunk_size]
+            dist = torch.addmm(self._sq_norms[start : start + self.chunk_size], queries, block.T, alpha=-2.0)
             d, i = torch.topk(dist, min(k, block.shape[0]), dim=1, largest=False, sorted=True)
-            i = i + start
-            if best_d is None:
-                best_d, best_i = d, i
-            else:
-                merged_d, order = torch.topk(torch.cat([best_d, d], 1), k, dim=1, largest=False, sorted=True)
-                best_i = torch.gather(torch.cat([best_i, i], 1), 1, order)
-                best_d = merged_d
-        return best_d.clamp_min_(0.0), best_i
+            partial_d.append(d)
+            partial_i.append(i + start)
+        if len(partial_d) == 1:
+            best_d, best_i = partial_d[0], partial_i[0]
+        else:
+            best_d, order = torch.topk(torch.cat(partial_d, 1), k, dim=1, largest=False, sorted=True)
+            best_i = torch.gather(torch.cat(partial_i, 1), 1, order)
+        return (best_d + (queries**2).sum(dim=1, keepdim=True)).clamp_min_(0.0), best_i
 
 
 class FaissNearestNeighbors(NearestNeighbors):
