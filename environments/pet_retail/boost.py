@@ -133,32 +133,42 @@ class BoostRanker:
         centred = embeddings - embeddings.mean(axis=0)
         self._cov = centred.T @ centred / len(catalog)
 
-    def weights(self, sessions: ShopperSessions, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
-        """(n, 6 + d) per-shopper weights of the static columns and the raw embeddings."""
+    def weights(
+        self, sessions: ShopperSessions, idx: np.ndarray, w: np.ndarray, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """(n, 6 + d) per-shopper weights of the static columns and the raw embeddings (into ``out``).
+
+        Written column block by column block into one array: for the one-shopper environment the
+        number of numpy calls, not their size, is the cost.
+        """
         u, q = sessions.users, sessions.queries
         theta = u.theta_emb[idx].astype(np.float64)
         # Elementwise products and a per-row reduction: the same numbers whatever the batch.
         std = np.sqrt(np.sum(theta[:, :, None] * self._cov * theta[:, None, :], axis=(1, 2)))
         pers = np.where(std > 0, w[:, 3] / np.where(std > 0, std, 1.0), 0.0)
-        static = np.stack(
-            [
-                w[:, 0],
-                w[:, 1] + np.sign(u.theta_price[idx]) * w[:, 7],
-                w[:, 2] + np.sign(u.theta_pl[idx]) * w[:, 8],
-                w[:, 4] + np.sign(q.specificity[idx]) * w[:, 9],
-                w[:, 5],
-                w[:, 6],
-            ],
-            axis=1,
-        )
-        return np.concatenate([static, pers[:, None] * theta], axis=1)
+        if out is None:
+            out = np.empty((len(idx), 6 + theta.shape[1]))
+        out[:, _PLAIN] = w[:, _PLAIN_WEIGHTS]
+        signs = np.stack([u.theta_price[idx], u.theta_pl[idx], q.specificity[idx]], axis=1)
+        out[:, _SIGNED] = w[:, _SIGNED_WEIGHTS] + np.sign(signs) * w[:, _SIGN_WEIGHTS]
+        np.multiply(pers[:, None], theta, out=out[:, 6:])
+        return out
 
     def rank(self, sessions: ShopperSessions, idx: np.ndarray, w: np.ndarray) -> np.ndarray:
         """(n, top_k) product ids, best first, for shoppers ``idx`` and weights ``w`` (n, 10)."""
-        vectors = np.concatenate(
-            [sessions.query_vectors[idx], self.weights(sessions, idx, w)], axis=1, dtype=np.float32
-        )
+        vectors = np.empty((len(idx), self._matrix.shape[0]), dtype=np.float32)
+        relevance = sessions.query_vectors.shape[1]
+        vectors[:, :relevance] = sessions.query_vectors[idx]
+        vectors[:, relevance:] = self.weights(sessions, idx, w)
         return sessions.top_products(idx, self.top_k, (self._matrix, vectors))[0]
+
+
+# The static columns are cm2, discount, is_pl, bestseller, price, cm2_strategic: three take their
+# weight as is; discount, is_pl and bestseller also take the weight of their cross feature
+# (discount * theta_price, is_pl * theta_pl, specificity * bestseller), which standardizes to
+# the column times the sign of the shopper's (or query's) factor.
+_PLAIN, _PLAIN_WEIGHTS = [0, 4, 5], [0, 5, 6]
+_SIGNED, _SIGNED_WEIGHTS, _SIGN_WEIGHTS = [1, 2, 3], [1, 2, 4], [7, 8, 9]
 
 
 DEFAULTS: dict[str, Any] = {"config": None, "seed": 0, "normalize_action": True}
