@@ -241,6 +241,13 @@ class WolpertingerAgent:
 
     # ----------------------------------------------------------------------------------- acting
     def _as_states(self, state: Any) -> torch.Tensor:
+        """A ``(batch, state_dim)`` float tensor; an int is the one-hot state at that index."""
+        if isinstance(state, int | np.integer) and not isinstance(state, bool):
+            if not 0 <= state < self.state_dim:
+                raise ValueError(f"a state index must be in [0, {self.state_dim}), got {state}")
+            states = torch.zeros(1, self.state_dim)
+            states[0, int(state)] = 1.0
+            return states
         states = torch.as_tensor(np.asarray(state, dtype=np.float32))
         if states.ndim == 1:
             states = states[None]
@@ -276,7 +283,11 @@ class WolpertingerAgent:
         return items[0, :slate_size].numpy()
 
     def predict_action(self, state: Any, with_noise: bool = False) -> np.ndarray:
-        """The embedding of the chosen item (one-hot for one-hot items); ``(slate, d)`` for slates."""
+        """The embedding of the chosen item (one-hot for one-hot items); ``(slate, d)`` for slates.
+
+        ``state`` is a state vector or an int (one-hot state). ``with_noise`` acts as in training
+        (warm-up, ``eps`` and exploration noise); without it the action is the greedy one.
+        """
         slate = self.select_slate(state, explore=with_noise)
         actions = self.embeddings[torch.as_tensor(slate)].numpy()
         return actions[0] if self.config.slate_size == 1 else actions
@@ -287,14 +298,7 @@ class WolpertingerAgent:
 
         ``state_index`` is an int (the state is then one-hot at that index) or a state vector.
         """
-        if isinstance(state_index, int | np.integer) and not isinstance(state_index, bool):
-            if not 0 <= state_index < self.state_dim:
-                raise ValueError(f"state_index must be in [0, {self.state_dim}), got {state_index}")
-            state = torch.zeros(1, self.state_dim)
-            state[0, int(state_index)] = 1.0
-        else:
-            state = self._as_states(state_index)[:1]
-        return self.critic(state, self.embeddings).numpy()
+        return self.critic(self._as_states(state_index)[:1], self.embeddings).numpy()
 
     # ---------------------------------------------------------------------------------- learning
     def observe(

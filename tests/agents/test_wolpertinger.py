@@ -44,6 +44,10 @@ def test_is_an_episodic_recommender_with_the_tutorial_api() -> None:
     assert action.shape == (10,) and action.sum() == 1 and set(np.unique(action)) == {0.0, 1.0}
     q = rec.agent.predict_qvalues(4)
     assert q.shape == (10, 1)
+    np.testing.assert_array_equal(rec.agent.predict_action(4), action)
+    np.testing.assert_array_equal(rec.agent.predict_qvalues(np.eye(10)[4]), q)
+    with pytest.raises(ValueError, match=r"state index must be in \[0, 10\)"):
+        rec.agent.predict_qvalues(10)
     # The greedy action is the best of the k nearest items to the proto-action, by the critic.
     with torch.no_grad():
         proto = rec.agent.actor(torch.eye(10)[4:5])
