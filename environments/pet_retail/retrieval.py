@@ -88,15 +88,15 @@ def uniform_subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     """A uniformly random ``size``-subset of ``range(n)``, sorted.
 
     For the few late draws of a query (``size`` far below sqrt(n)): ``size`` uniform integers,
-    redrawn until distinct. Rejection keeps the result uniform over subsets, and it costs two
-    small calls where ``rng.choice(n, size, replace=False)`` would allocate and shuffle all ``n``
+    redrawn until distinct. Rejection keeps the result uniform over subsets, and it costs a draw
+    and a sort where ``rng.choice(n, size, replace=False)`` would allocate and shuffle all ``n``
     (used when collisions would be frequent).
     """
     if size * size > n:
         return np.sort(rng.choice(n, size=size, replace=False))
     while True:
-        subset = np.unique(rng.integers(0, n, size))
-        if subset.size == size:
+        subset = np.sort(rng.integers(0, n, size))
+        if not (subset[1:] == subset[:-1]).any():
             return subset
 
 
