@@ -143,7 +143,7 @@ def head_threshold(scores: np.ndarray, head_size: int) -> float:
 
 def noisy_top_k_of_scores(
     scores: np.ndarray, k: int, sigma: float, rng: np.random.Generator, pad: int = 1500
-) -> tuple[np.ndarray, np.ndarray]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The ``k`` best positions by ``scores + sigma * z`` (z iid N(0, 1)), best first.
 
     Args:
@@ -157,11 +157,12 @@ def noisy_top_k_of_scores(
             cost a dozen numpy calls) and tied with 2,000 (more normals).
 
     Returns:
-        ``(positions, z)``: the (k,) positions, best first, and their standard-normal noise.
+        ``(positions, z, noisy)``: the (k,) positions, best first, their standard-normal noise and
+        their noisy scores (float64 ``scores[positions] + sigma * z``).
     """
     m = scores.size
     if sigma == 0.0:
-        return _best(np.arange(m), scores.astype(np.float64), np.zeros(m), k)
+        return _best(np.arange(m), np.zeros(m), scores.astype(np.float64), k)
     thr = head_threshold(scores, k + pad)
     head = np.flatnonzero(scores >= thr)
     if head.size < k:  # a sample that aimed too high: fall back to the exact k-th best score
@@ -169,18 +170,19 @@ def noisy_top_k_of_scores(
         head = np.flatnonzero(scores >= thr)
     z = rng.standard_normal(head.size)
     noisy = scores[head] + sigma * z
+    # Only the head's k best can make the top k: the rest of the head is dropped here.
     top = np.argpartition(noisy, head.size - k)[head.size - k :]
-    tau = float(noisy[top].min())
-    t_star = (tau - thr) / sigma - _MARGIN
-    count = int(rng.binomial(m - head.size, _upper_tail(t_star)))
+    positions, z, noisy, n_rest = head[top], z[top], noisy[top], m - head.size
+    t_star = (float(noisy.min()) - thr) / sigma - _MARGIN
+    count = int(rng.binomial(n_rest, _upper_tail(t_star)))
     if count:
-        hits = uniform_subset(m - head.size, count, rng)  # among the rest, in position order
+        hits = uniform_subset(n_rest, count, rng)  # among the rest, in position order
         # The j-th position not in the (sorted) head is j plus the head positions at or before it.
         late = hits + np.searchsorted(head - np.arange(head.size), hits, side="right")
         late_z = truncated_normal_above(t_star, count, rng)
-        positions, z = np.concatenate([head[top], late]), np.concatenate([z[top], late_z])
-        return _best(positions, np.concatenate([noisy[top], scores[late] + sigma * late_z]), z, k)
-    return _best(head[top], noisy[top], z[top], k)
+        positions, z = np.concatenate([positions, late]), np.concatenate([z, late_z])
+        noisy = np.concatenate([noisy, scores[late] + sigma * late_z])
+    return _best(positions, z, noisy, k)
 
 
 def noisy_top_k(
@@ -192,18 +194,23 @@ def noisy_top_k(
     rng: np.random.Generator,
     pad: int = 1500,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`noisy_top_k_of_scores` of ``within + shifts[category]`` (scores given per category part).
+    """:func:`noisy_top_k_of_scores` of ``within + shifts[category]`` (scores given per category
+    part), returning ``(positions, z)``.
 
     Args:
         within: (m,) noiseless scores in grouped order, without the per-category shift.
         shifts: (n_categories,) the per-category shift (the lexical term).
         index: the grouping (only its ``categories`` are read).
     """
-    return noisy_top_k_of_scores(within + shifts[index.categories], k, sigma, rng, pad)
+    return noisy_top_k_of_scores(within + shifts[index.categories], k, sigma, rng, pad)[:2]
 
 
-def _best(positions: np.ndarray, noisy: np.ndarray, z: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` entries with the highest ``noisy`` values, best first."""
-    top = np.argpartition(noisy, noisy.size - k)[noisy.size - k :] if k < noisy.size else np.arange(k)
-    top = top[np.argsort(-noisy[top], kind="stable")]
-    return positions[top], z[top]
+def _best(
+    positions: np.ndarray, z: np.ndarray, noisy: np.ndarray, k: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The ``k`` entries with the highest ``noisy`` values, best first (positions, z, noisy)."""
+    if k < noisy.size:
+        top = np.argpartition(noisy, noisy.size - k)[noisy.size - k :]
+        positions, z, noisy = positions[top], z[top], noisy[top]
+    order = np.argsort(-noisy, kind="stable")
+    return positions[order], z[order], noisy[order]

@@ -280,9 +280,8 @@ class ShopperSessions:
         scores = np.empty(matrix.shape[1], dtype=np.float32)
         for row, rng in enumerate(self._rngs("relevance", idx)):
             np.matmul(vectors[row], matrix, out=scores)
-            positions, z = noisy_top_k_of_scores(scores, k, sigma, rng)
+            positions, _, relevance[row] = noisy_top_k_of_scores(scores, k, sigma, rng)
             ids[row] = self.index.ids[positions]
-            relevance[row] = scores[positions] + sigma * z
         return ids, relevance
 
     def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
