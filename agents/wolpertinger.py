@@ -442,6 +442,8 @@ class WolpertingerRecommender(AbstractEpisodicRecommenderAgent):
     The state is the user part of the observation (``observation["user"]`` when the observation is
     a dict with a ``"user"`` key, else the whole observation), flattened by
     :func:`flatten_state`; a plain int without a space is one-hot encoded over ``state_dim``.
+    With ``slate_size > 1`` the slate is the critic's ranking of the ``max(k, slate_size)`` nearest
+    items, and the transition learned from is the top item's (the critic values single items).
 
     Args:
         env: a Gymnasium-style environment; its ``action_space`` (``MultiDiscrete`` slates) gives the
