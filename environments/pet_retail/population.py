@@ -24,10 +24,17 @@ __all__ = ["Population", "inverse_cdf"]
 
 
 def inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Category codes from uniforms ``u`` (n,) by inverting ``cdf`` ((k,) shared or (n, k) per row)."""
-    cdf = np.atleast_2d(cdf)
-    codes = (cdf <= u[:, None]).sum(axis=1)
-    return np.minimum(codes, cdf.shape[1] - 1).astype(np.int64)
+    """Category codes from uniforms ``u`` (n,) by inverting ``cdf`` ((k,) shared or (n, k) per row).
+
+    The code is the number of CDF entries <= u (capped at k - 1 against rounding in the last
+    entry). A shared CDF is sorted, so that count is ``searchsorted(side="right")``: one call
+    instead of a comparison table and a reduction (this runs for every query drawn).
+    """
+    if cdf.ndim == 1:
+        codes = np.searchsorted(cdf, u, side="right")
+    else:
+        codes = np.add.reduce(cdf <= u[:, None], axis=1, dtype=np.int64)
+    return np.minimum(codes, cdf.shape[-1] - 1, dtype=np.int64)
 
 
 class Population:

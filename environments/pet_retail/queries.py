@@ -68,6 +68,11 @@ class Vocabulary:
         return matrix
 
     @cached_property
+    def type_token_column(self) -> np.ndarray:
+        """(n_query_types, 1) int64 ids of the query-type names (a query's type token, by type code)."""
+        return np.asarray(self.type_token_ids, dtype=np.int64)[:, None]
+
+    @cached_property
     def category_word_table(self) -> np.ndarray:
         """(n_categories, max words per category) int64 word ids, :data:`PAD`-filled (a query's leading tokens)."""
         width = max(len(ids) for ids in self.category_token_ids)
@@ -243,8 +248,7 @@ def assemble_queries(
     embedding noise and (n, n_random_tokens) filler indices in ``[0, token_vocab_size)``."""
     qcfg = config.queries
     vocab = build_vocabulary(config)
-    type_words = np.asarray(vocab.type_token_ids, dtype=np.int64)[query_type, None]
-    specificity = np.array([qcfg.specificity[t] for t in qcfg.query_types], dtype=np.float64)
+    specificity = _specificity_table(tuple(qcfg.specificity[t] for t in qcfg.query_types))
     return QueryBatch(
         category_names=config.catalog.categories,
         query_type_names=qcfg.query_types,
@@ -252,12 +256,25 @@ def assemble_queries(
         query_type=query_type,
         phi_emb=users.theta_emb + np.float32(qcfg.phi_noise_std) * noise,
         token_ids=np.concatenate(
-            [vocab.category_word_table[intent], type_words, vocab.filler_offset + fillers.astype(np.int64)],
+            [
+                vocab.category_word_table[intent],
+                vocab.type_token_column[query_type],
+                fillers.astype(np.int64, copy=False) + vocab.filler_offset,
+            ],
             axis=1,
         ),
         specificity=specificity[query_type],
         vocabulary=vocab,
     )
+
+
+@lru_cache(maxsize=32)
+def _specificity_table(values: tuple[float, ...]) -> np.ndarray:
+    """The per-type specificities as a (n_query_types,) float64 array, built once per config
+    (every query drawn looks its type up here)."""
+    table = np.array(values, dtype=np.float64)
+    table.setflags(write=False)
+    return table
 
 
 def sample_query(*, user: User, config: SimulatorConfig, rng: np.random.Generator) -> Query:
