@@ -129,9 +129,16 @@ def simulate_cascade(
     pos_bias: np.ndarray,
     draws: CascadeDraws,
 ) -> Cascade:
-    """Runs the cascade for (n, k) utilities, log1p(prices) and position biases."""
+    """Runs the cascade for (n, k) utilities, log1p(prices) and position biases.
+
+    A batch of one (every single environment's step) goes through :func:`_cascade_of_one`
+    instead: the same arithmetic on Python floats, which stops at the last position examined and
+    costs a fraction of the two dozen whole-array numpy calls below.
+    """
     b = behavior
     n = utility.shape[0]
+    if n == 1:
+        return _cascade_of_one(b, utility, log_price, pos_bias, draws)
     would_click = draws.click < utility
     would_buy = would_click & (draws.buy < b.beta_buy * utility + b.beta0 - b.w_price_penalty * log_price)
     delta = np.where(would_click, b.satisfaction_gain * utility, -b.satisfaction_decay)
@@ -151,6 +158,49 @@ def simulate_cascade(
         buys=examined & would_buy,
         satisfaction=np.where(examined, delta, 0.0).cumsum(axis=1)[:, -1],
     )
+
+
+def _cascade_of_one(
+    b: BehaviorConfig, utility: np.ndarray, log_price: np.ndarray, pos_bias: np.ndarray, draws: CascadeDraws
+) -> Cascade:
+    """:func:`simulate_cascade` for one shopper ((1, k) arrays), position by position.
+
+    Bit-identical to the vectorized version: every quantity is the same IEEE double operation in
+    the same order (satisfaction is the running sum that ``cumsum`` computes, and ``x - 0.0`` for
+    a product not bought is ``x``), so single and vectorized environments still agree exactly.
+    """
+    k = utility.shape[1]
+    examined = np.zeros((1, k), dtype=bool)
+    clicks = np.zeros((1, k), dtype=bool)
+    buys = np.zeros((1, k), dtype=bool)
+    fatigue = max(0.0, b.post_purchase_fatigue)
+    rows = zip(
+        utility[0].tolist(),
+        log_price[0].tolist(),
+        pos_bias[0].tolist(),
+        draws.exam[0].tolist(),
+        draws.click[0].tolist(),
+        draws.buy[0].tolist(),
+        strict=True,
+    )
+    satisfaction, purchases = 0.0, 0
+    for position, (u, lp, bias, exam, click, buy) in enumerate(rows):
+        if not exam < bias + b.exam_sensitivity * satisfaction:
+            break
+        examined[0, position] = True
+        if click < u:
+            clicks[0, position] = True
+            delta = b.satisfaction_gain * u
+            if buy < b.beta_buy * u + b.beta0 - b.w_price_penalty * lp:
+                buys[0, position] = True
+                purchases += 1
+                delta -= fatigue
+        else:
+            delta = -b.satisfaction_decay
+        satisfaction += delta
+        if purchases >= b.max_purchases or not satisfaction >= b.abandonment_threshold:
+            break
+    return Cascade(examined=examined, clicks=clicks, buys=buys, satisfaction=np.array([satisfaction]))
 
 
 def retention_continues(
