@@ -70,7 +70,7 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
 
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows of ``x`` scaled to unit length, float32 (each row on its own)."""
-    x = x.astype(np.float32)
+    x = np.asarray(x, dtype=np.float32)  # no copy of float32 input: the result is a new array anyway
     norms = np.sqrt(np.square(x, dtype=np.float64).sum(axis=1))
     return (x / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]).astype(np.float32)
 
@@ -325,9 +325,10 @@ class ShopperSessions:
         continues = retention_continues(
             self.config.retention, components["clicks"], cascade.satisfaction, draws
         )
-        self.session[idx] += np.stack(
-            [np.ones(len(idx)), components["clicks"], buys.sum(axis=1, dtype=np.float64)], axis=1
-        )
+        counts = np.ones((len(idx), 3))  # queries, clicks, purchases (SESSION_FEATURES)
+        counts[:, 1] = components["clicks"]
+        np.add.reduce(buys, axis=1, dtype=np.float64, out=counts[:, 2])
+        self.session[idx] += counts
         self.active[idx] = continues
         if continues.any():
             self._next_queries(idx[continues])
