@@ -233,7 +233,7 @@ class PetRetailBoostEnv(gym.Env[dict[str, Any], np.ndarray]):
         self._ended = True
 
     def _observation(self, response: dict[str, np.ndarray]) -> dict[str, Any]:
-        user = {key: value[0] for key, value in self.sessions.observe(self._idx).items()}
+        user = self.sessions.observe_one(0)
         observation = {"user": user, "response": response}
         if not self._contains(observation):  # pragma: no cover - guards the engine's arithmetic
             raise ValueError(f"PetRetailBoostEnv built an observation outside its space: {observation!r}")

@@ -242,12 +242,20 @@ class ShopperSessions:
             vocabulary=q.vocabulary,
         )
 
-    def observe(self, idx: np.ndarray) -> dict[str, np.ndarray]:
-        """Shopper observations of slots ``idx`` (dict of (n, ...) arrays)."""
+    def observe(self, idx: np.ndarray | slice) -> dict[str, np.ndarray]:
+        """Shopper observations of slots ``idx`` (dict of (n, ...) arrays; new arrays, never views)."""
         q = self.queries
         return shopper_observation(
             q.query_type[idx], q.intent[idx], q.phi_emb[idx], self.session[idx], self.config
         )
+
+    def observe_one(self, i: int) -> dict[str, np.ndarray]:
+        """The observation of slot ``i`` alone, as 1-D arrays (the single environments' every step).
+
+        Reads the slot through a slice (views) rather than an index array (four gathers):
+        :func:`~.features.shopper_observation` copies what it returns either way.
+        """
+        return {key: value[0] for key, value in self.observe(slice(i, i + 1)).items()}
 
     def top_products(
         self, idx: np.ndarray, k: int, scoring: tuple[np.ndarray, np.ndarray] | None = None

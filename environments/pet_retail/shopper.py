@@ -38,7 +38,7 @@ class ShopperState(AbstractUserState):
         self.sessions = sessions
 
     def create_observation(self) -> dict[str, np.ndarray]:
-        return {key: value[0] for key, value in self.sessions.observe(_ONE).items()}
+        return self.sessions.observe_one(0)
 
     @classmethod
     def observation_space(cls) -> spaces.Dict:
