@@ -72,10 +72,12 @@ class _LazyProducts(Sequence[ProductDocument]):
         return len(self._ids)
 
     def __getitem__(self, index: int) -> ProductDocument:  # type: ignore[override]
+        # Every slate position of every step comes through here: the common case (a fresh,
+        # in-range position) is a failed dict lookup, one list read and the constructor.
         document = self._cache.get(index)
         if document is None:
-            position = range(len(self._ids))[index]  # IndexError out of range, as a sequence must
-            document = self._cache[index] = self._ctor(self._ids[position], self._observation[position])
+            doc_id = self._ids[index]  # a list: IndexError out of range, as a sequence must
+            document = self._cache[index] = self._ctor(doc_id, self._observation[index])
         return document
 
 
