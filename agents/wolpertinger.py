@@ -68,6 +68,7 @@ from recframe.agents.common.buffer import ReplayBuffer
 from recframe.agents.common.knn import make_nearest_neighbors
 from recframe.agents.common.networks import ACTOR_OUTPUTS, Actor, Critic
 from recframe.agents.common.noise import ActionNoise, GaussNoise
+from recframe.agents.common.numerics import flush_denormals
 from recframe.agents.common.seeding import check_seed, spawn_seeds, torch_generator
 from torch import nn
 
@@ -124,6 +125,8 @@ class WolpertingerConfig:
         pull_replay_action: whether the replayed action competes for ``e_best``.
         actor_output: ``"linear"``, ``"tanh"`` or ``"normalize"`` (see :class:`Actor`).
         knn_backend: ``"torch"`` (exact, default) or ``"faiss"`` (needs ``recframe[faiss]``).
+        flush_denormals: treat float32 subnormals as zero while acting and updating (see
+            :mod:`recframe.agents.common.numerics`; without it the tutorial run slows tenfold).
     """
 
     k: int = 1
@@ -145,6 +148,7 @@ class WolpertingerConfig:
     pull_replay_action: bool = True
     actor_output: str = "linear"
     knn_backend: str = "torch"
+    flush_denormals: bool = True
 
     def validate(self, n_items: int) -> None:
         """Raises ``ValueError``/``TypeError`` naming any out-of-range hyperparameter."""
@@ -267,7 +271,6 @@ class WolpertingerAgent:
         q, order = torch.sort(q, dim=1, descending=True, stable=True)
         return torch.gather(candidates, 1, order), q
 
-    @torch.no_grad()
     def select_slate(self, state: Any, explore: bool = False) -> np.ndarray:
         """The slate (item indices, best first) for one state; ``explore`` enables noise and eps.
 
@@ -275,6 +278,11 @@ class WolpertingerAgent:
         ones are random with probability ``eps``; otherwise the proto-action gets the exploration
         noise before the k-NN lookup.
         """
+        with flush_denormals(self.config.flush_denormals):
+            return self._select_slate(state, explore)
+
+    @torch.no_grad()
+    def _select_slate(self, state: Any, explore: bool) -> np.ndarray:
         slate_size = self.config.slate_size
         states = self._as_states(state)
         if explore and (self.num_steps < self.config.learning_starts or self.rng.random() < self.config.eps):
@@ -328,6 +336,10 @@ class WolpertingerAgent:
 
     def update(self) -> dict[str, float]:
         """One gradient step of critic and actor on a replay batch, then soft target updates."""
+        with flush_denormals(self.config.flush_denormals):
+            return self._update()
+
+    def _update(self) -> dict[str, float]:
         cfg = self.config
         batch = {k: torch.as_tensor(v) for k, v in self.buffer.sample(cfg.batch_size).items()}
         states, actions = batch["states"], batch["actions"]
@@ -459,7 +471,8 @@ class WolpertingerRecommender(AbstractEpisodicRecommenderAgent):
         noise: exploration noise on proto-actions (default ``GaussNoise(sigma=0.05)``).
         critic_lr, actor_lr, tau, hidden_dim, batch_size, buffer_size, gamma, actor_weight_decay,
             critic_weight_decay, eps, learning_starts, gradient_steps, dpg_coef, pull_coef,
-            pull_replay_action, actor_output, knn_backend: see :class:`WolpertingerConfig`.
+            pull_replay_action, actor_output, knn_backend, flush_denormals: see
+            :class:`WolpertingerConfig`.
         seed: root seed of all the agent's generators.
         item_embeddings: ``(n_items, d)`` item embeddings; one-hot (the identity) by default.
         n_items: catalog size when there is no ``env`` (else checked against it).
@@ -494,6 +507,7 @@ class WolpertingerRecommender(AbstractEpisodicRecommenderAgent):
         pull_replay_action: bool = WolpertingerConfig.pull_replay_action,
         actor_output: str = WolpertingerConfig.actor_output,
         knn_backend: str = WolpertingerConfig.knn_backend,
+        flush_denormals: bool = WolpertingerConfig.flush_denormals,
         n_items: int | None = None,
         slate_size: int | None = None,
         observation_space: spaces.Space | None = None,
@@ -533,6 +547,7 @@ class WolpertingerRecommender(AbstractEpisodicRecommenderAgent):
             pull_replay_action=pull_replay_action,
             actor_output=actor_output,
             knn_backend=knn_backend,
+            flush_denormals=flush_denormals,
         )
         noise = GaussNoise(sigma=0.05) if noise is None else noise
         self.agent = WolpertingerAgent(state_dim, embeddings, config, noise, seed)

@@ -133,6 +133,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1, help="torch intra-op threads (CPU time sums them)")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
+    try:  # FAISS uses OpenMP threads; give it the same number so CPU times compare
+        import faiss
+
+        faiss.omp_set_num_threads(args.threads)
+    except ImportError:
+        pass
     print(
         f"Python {platform.python_version()}, torch {torch.__version__}, numpy {np.__version__}, "
         f"{torch.get_num_threads()} torch thread(s), median CPU time of {args.repeats} runs"

@@ -11,6 +11,7 @@ from recframe.agents.common.knn import (
 )
 from recframe.agents.common.networks import Actor, Critic, mlp
 from recframe.agents.common.noise import ActionNoise, GaussNoise, OrnsteinUhlenbeckNoise
+from recframe.agents.common.numerics import flush_denormals
 from recframe.agents.common.seeding import spawn_seeds, torch_generator
 
 __all__ = [
@@ -25,6 +26,7 @@ __all__ = [
     "ActionNoise",
     "GaussNoise",
     "OrnsteinUhlenbeckNoise",
+    "flush_denormals",
     "spawn_seeds",
     "torch_generator",
 ]
