@@ -85,6 +85,8 @@ def check_boost_weights(action: Any, a_max: float, n_features: int = len(BOOST_F
             f"boost weights must have shape (..., {n_features}), got shape {array.shape}: {action!r}"
         )
     weights = array.astype(np.float64)
+    if (np.abs(weights) <= a_max).all():  # the usual case, one test: NaN and inf fail it (finite a_max)
+        return weights
     bad = ~np.isfinite(weights)
     if bad.any():
         raise ValueError(
