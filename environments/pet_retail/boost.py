@@ -147,7 +147,8 @@ class BoostRanker:
         theta = u.theta_emb[idx].astype(np.float64)
         # Elementwise products and a per-row reduction: the same numbers whatever the batch.
         std = np.sqrt(np.sum(theta[:, :, None] * self._cov * theta[:, None, :], axis=(1, 2)))
-        pers = np.where(std > 0, w[:, 3] / np.where(std > 0, std, 1.0), 0.0)
+        positive = std > 0
+        pers = np.where(positive, w[:, 3] / np.where(positive, std, 1.0), 0.0)
         if out is None:
             out = np.empty((len(idx), 6 + theta.shape[1]))
         out[:, _PLAIN] = w[:, _PLAIN_WEIGHTS]
@@ -169,8 +170,9 @@ class BoostRanker:
 # weight as is; discount, is_pl and bestseller also take the weight of their cross feature
 # (discount * theta_price, is_pl * theta_pl, specificity * bestseller), which standardizes to
 # the column times the sign of the shopper's (or query's) factor.
-_PLAIN, _PLAIN_WEIGHTS = [0, 4, 5], [0, 5, 6]
-_SIGNED, _SIGNED_WEIGHTS, _SIGN_WEIGHTS = [1, 2, 3], [1, 2, 4], [7, 8, 9]
+# (Index arrays rather than lists: a list index is converted to an array on every use.)
+_PLAIN, _PLAIN_WEIGHTS = np.array([0, 4, 5]), np.array([0, 5, 6])
+_SIGNED, _SIGNED_WEIGHTS, _SIGN_WEIGHTS = np.array([1, 2, 3]), np.array([1, 2, 4]), np.array([7, 8, 9])
 
 
 DEFAULTS: dict[str, Any] = {"config": None, "seed": 0, "normalize_action": True}
