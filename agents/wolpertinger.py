@@ -329,7 +329,7 @@ class WolpertingerAgent:
         self.buffer.add(state_vec, self.embeddings[item].numpy(), item, reward, next_vec, terminated)
         self.num_steps += 1
         losses: dict[str, float] = {}
-        if learn and self.num_steps >= self.config.learning_starts and len(self.buffer) >= 1:
+        if learn and self.num_steps >= self.config.learning_starts:
             for _ in range(self.config.gradient_steps):
                 losses = self.update()
         return losses
