@@ -5,7 +5,6 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from agent_loops import play_gymnasium
 from recframe.agents import (
     EpsilonGreedyAgent,
@@ -52,14 +51,9 @@ def test_runner_and_gymnasium_loops_agree(name):
     env = gym.make(
         f"recframe/{env_name}", **({"episode_length": 20} if env_name == "LinearBandit-v0" else {})
     )
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        via_runner_agent, via_gym_agent = make(env), make(env)
-        via_runner = [r.total_reward for r in run_episodes(env, via_runner_agent, 2, seed=1)]
-        via_gym = play_gymnasium(env, via_gym_agent, 2, seed=1)
-    finally:
-        torch.set_num_threads(threads)
+    via_runner_agent, via_gym_agent = make(env), make(env)
+    via_runner = [r.total_reward for r in run_episodes(env, via_runner_agent, 2, seed=1)]
+    via_gym = play_gymnasium(env, via_gym_agent, 2, seed=1)
     assert via_runner == via_gym
     assert via_runner_agent.episode_num == via_gym_agent.episode_num == 2
     assert np.all(np.isfinite(via_runner)) and via_runner[0] != via_runner[1]

@@ -15,15 +15,6 @@ from recframe.agents.slate_q import greedy_slates, slate_values, top_k_slates
 from recframe.simulator.runner import run_episodes
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Tiny networks run faster on one thread (and do not fight the other tests for the cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 @pytest.fixture
 def ie_env():
     return gym.make("recframe/InterestEvolution-v0")

@@ -10,21 +10,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-import torch
 from recframe.agents.common.noise import GaussNoise
 from recframe.agents.wolpertinger import TUTORIAL_HYPERPARAMETERS, WolpertingerRecommender
 from recframe.environments import tutorial
 
 import recframe  # noqa: F401 - registers the environments
-
-
-@pytest.fixture(autouse=True)
-def _one_torch_thread():
-    """Small networks run fastest, and steadiest on a shared machine, on one thread."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
 
 
 def run_gymnasium(recommender: WolpertingerRecommender, env: gym.Env, steps: int, seed: int) -> None:
