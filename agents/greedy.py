@@ -14,9 +14,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from recframe.agents._baselines import SeededAgentMixin, check_scores, slate_shape, top_k_slate
 
 from recframe.agent import AbstractEpisodicRecommenderAgent
+from recframe.agents._baselines import SeededAgentMixin, check_scores, slate_shape, top_k_slate
 
 __all__ = ["ScoreFn", "GreedyAgent", "EpsilonGreedyAgent"]
 

@@ -28,6 +28,8 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from recframe.agent import AbstractEpisodicRecommenderAgent
 from recframe.agents._baselines import (
     CandidateFeatures,
     SeededAgentMixin,
@@ -36,8 +38,6 @@ from recframe.agents._baselines import (
     slate_shape,
     top_k_slate,
 )
-
-from recframe.agent import AbstractEpisodicRecommenderAgent
 
 __all__ = ["ItemRewardFn", "LinUCB", "LinearThompsonSampling", "sherman_morrison"]
 

@@ -6,9 +6,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from recframe.agents._baselines import SeededAgentMixin, slate_shape
 
 from recframe.agent import AbstractEpisodicRecommenderAgent
+from recframe.agents._baselines import SeededAgentMixin, slate_shape
 
 __all__ = ["RandomAgent"]
 

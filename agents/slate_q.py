@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+
+from recframe.agent import AbstractEpisodicRecommenderAgent
 from recframe.agents._baselines import (
     CandidateFeatures,
     SeededAgentMixin,
@@ -43,8 +45,6 @@ from recframe.agents._baselines import (
 )
 from recframe.agents.common.networks import Critic
 from recframe.agents.common.seeding import torch_generator
-
-from recframe.agent import AbstractEpisodicRecommenderAgent
 
 __all__ = ["SlateQAgent", "slate_values", "top_k_slates", "greedy_slates"]
 

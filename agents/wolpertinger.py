@@ -64,15 +64,15 @@ from typing import Any
 import numpy as np
 import torch
 from gymnasium import spaces
+from torch import nn
+
+from recframe.agent import AbstractEpisodicRecommenderAgent
 from recframe.agents.common.buffer import ReplayBuffer
 from recframe.agents.common.knn import make_nearest_neighbors
 from recframe.agents.common.networks import ACTOR_OUTPUTS, Actor, Critic
 from recframe.agents.common.noise import ActionNoise, GaussNoise
 from recframe.agents.common.numerics import flush_denormals
 from recframe.agents.common.seeding import check_seed, spawn_seeds, torch_generator
-from torch import nn
-
-from recframe.agent import AbstractEpisodicRecommenderAgent
 from recframe.spaces import SlateSpace
 
 __all__ = [

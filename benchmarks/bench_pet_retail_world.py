@@ -13,6 +13,7 @@ import time
 from collections.abc import Callable
 
 import numpy as np
+
 from recframe.environments.pet_retail.catalog import generate_catalog
 from recframe.environments.pet_retail.config import CatalogConfig, SimulatorConfig
 from recframe.environments.pet_retail.queries import sample_queries

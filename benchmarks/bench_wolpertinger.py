@@ -25,6 +25,8 @@ from collections.abc import Callable
 import gymnasium as gym
 import numpy as np
 import torch
+
+import recframe  # noqa: F401 - registers the environments
 from recframe.agents.common.knn import make_nearest_neighbors
 from recframe.agents.common.noise import GaussNoise
 from recframe.agents.wolpertinger import (
@@ -33,8 +35,6 @@ from recframe.agents.wolpertinger import (
     WolpertingerConfig,
     WolpertingerRecommender,
 )
-
-import recframe  # noqa: F401 - registers the environments
 
 
 def median_seconds(fn: Callable[[], object], repeats: int) -> float:

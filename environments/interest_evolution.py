@@ -54,6 +54,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from recframe.choice_model import AbstractChoiceModel, MultinomialProportionalChoiceModel
+from recframe.document import AbstractDocument, CandidateSet
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
     FieldResponse,
@@ -64,9 +67,6 @@ from recframe.environments._recsim_common import (
     total_clicks_reward,
     write_video_cluster_metrics,
 )
-
-from recframe.choice_model import AbstractChoiceModel, MultinomialProportionalChoiceModel
-from recframe.document import AbstractDocument, CandidateSet
 from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv

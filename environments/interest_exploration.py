@@ -44,6 +44,9 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from recframe.choice_model import AbstractChoiceModel, MultinomialLogitChoiceModel
+from recframe.document import AbstractDocument, CandidateSet
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
     FieldResponse,
@@ -57,9 +60,6 @@ from recframe.environments._recsim_common import (
     total_clicks_reward,
     write_video_cluster_metrics,
 )
-
-from recframe.choice_model import AbstractChoiceModel, MultinomialLogitChoiceModel
-from recframe.document import AbstractDocument, CandidateSet
 from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv

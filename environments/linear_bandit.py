@@ -34,9 +34,9 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
-from recframe.environments._recsim_common import COMMON_DEFAULTS, merge_config
 
 from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
+from recframe.environments._recsim_common import COMMON_DEFAULTS, merge_config
 from recframe.seeding import child_seeds, make_rng
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv

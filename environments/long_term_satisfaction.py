@@ -44,6 +44,8 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
+from recframe.document import AbstractDocument, CandidateSet
 from recframe.environments._recsim_common import (
     COMMON_DEFAULTS,
     FieldResponse,
@@ -52,8 +54,6 @@ from recframe.environments._recsim_common import (
     check_positive,
     merge_config,
 )
-
-from recframe.document import AbstractDocument, CandidateSet
 from recframe.seeding import SeedLike, child_seeds
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv

@@ -241,7 +241,12 @@ def compile_contains(space: spaces.Space) -> Callable[[Any], bool]:
         keys = set(space.spaces)
 
         def contains_dict(x: Any) -> bool:
-            return isinstance(x, dict) and x.keys() == keys and all(check(x[key]) for key, check in items)
+            if not isinstance(x, dict) or x.keys() != keys:
+                return False
+            for key, check in items:  # a loop, not all(generator): no generator frame per call
+                if not check(x[key]):
+                    return False
+            return True
 
         return contains_dict
     if isinstance(space, spaces.Tuple):
@@ -304,6 +309,7 @@ def _compile_box(space: spaces.Box) -> Callable[[Any], bool]:
         return space.contains
     castable: dict[np.dtype, bool] = {}
     unbounded = np.isneginf(low) and np.isposinf(high)
+    finite = math.isfinite(low) and math.isfinite(high)
 
     def contains_box(x: Any) -> bool:
         if type(x) is not np.ndarray:
@@ -316,7 +322,11 @@ def _compile_box(space: spaces.Box) -> Callable[[Any], bool]:
         if not ok or x.size == 0:
             return ok
         if x.size <= _SMALL:  # Python comparisons beat two numpy reductions on tiny arrays
-            return all(low <= v <= high for v in x.ravel().tolist())
+            values = x.ravel().tolist()
+            if finite:  # min/max in C; a NaN (which they may skip) makes the sum NaN
+                total = sum(values)
+                return total == total and low <= min(values) and max(values) <= high
+            return all(low <= v <= high for v in values)
         if unbounded:
             return x.dtype.kind in "iub" or not np.isnan(x.min())
         return bool(low <= x.min() and x.max() <= high)

@@ -6,9 +6,9 @@ import gymnasium as gym
 import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import FlattenObservation
-from recframe.environments import ENVIRONMENTS
 
 import recframe
+from recframe.environments import ENVIRONMENTS
 from recframe.registration import register_environment
 
 REGISTERED = [f"recframe/{name}" for name in ENVIRONMENTS]

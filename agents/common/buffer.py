@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+
 from recframe.agents.common.seeding import check_seed
 
 __all__ = ["ReplayBuffer"]

@@ -12,6 +12,7 @@ import math
 from typing import Any
 
 import numpy as np
+
 from recframe.agents.common.seeding import check_seed
 
 __all__ = ["ActionNoise", "GaussNoise", "OrnsteinUhlenbeckNoise"]

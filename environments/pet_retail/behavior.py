@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig
 
 __all__ = [

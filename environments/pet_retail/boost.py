@@ -30,6 +30,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.envs import merge_options, resolve_config
@@ -38,7 +39,6 @@ from recframe.environments.pet_retail.retrieval import CategoryIndex
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions, load_catalog
 from recframe.environments.pet_retail.shopper import stacked_responses
-
 from recframe.spaces import batch_space, compile_contains, null_value
 
 __all__ = [

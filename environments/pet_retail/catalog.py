@@ -15,6 +15,7 @@ from typing import overload
 
 import numpy as np
 import torch
+
 from recframe.environments.pet_retail.config import CatalogConfig
 
 __all__ = ["Catalog", "Product", "generate_catalog"]

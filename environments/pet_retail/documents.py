@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from gymnasium import spaces
-from recframe.environments.pet_retail.features import BIG
-from recframe.environments.pet_retail.sessions import ShopperSessions
 
 from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
+from recframe.environments.pet_retail.features import BIG
+from recframe.environments.pet_retail.sessions import ShopperSessions
 from recframe.seeding import SeedLike
 
 if TYPE_CHECKING:

@@ -27,6 +27,7 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
+
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.documents import (
     CatalogSampler,
@@ -37,7 +38,6 @@ from recframe.environments.pet_retail.features import product_feature_names, pro
 from recframe.environments.pet_retail.reward import COMPONENTS, ResponseReward
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 from recframe.environments.pet_retail.shopper import ShopperModel, ShopperSampler, shopper_state_class
-
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
 from recframe.spaces import compile_contains

@@ -16,6 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 from gymnasium import spaces
+
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 

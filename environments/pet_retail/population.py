@@ -16,6 +16,7 @@ import bisect
 from collections.abc import Sequence
 
 import numpy as np
+
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries
 from recframe.environments.pet_retail.users import UserBatch

@@ -15,6 +15,7 @@ from functools import cached_property, lru_cache
 
 import numpy as np
 import torch
+
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.users import User, UserBatch
 

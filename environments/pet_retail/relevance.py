@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import numpy as np
+
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import RelevanceConfig, SimulatorConfig
 from recframe.environments.pet_retail.queries import PAD, Query, QueryBatch

@@ -33,6 +33,7 @@ import math
 from functools import lru_cache
 
 import numpy as np
+
 from recframe.environments.pet_retail.catalog import Catalog
 
 __all__ = [

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+
 from recframe.environments.pet_retail.config import RewardConfig
 
 __all__ = ["COMPONENTS", "ResponseReward", "reward_components"]

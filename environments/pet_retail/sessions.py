@@ -22,6 +22,7 @@ from functools import lru_cache
 from types import SimpleNamespace
 
 import numpy as np
+
 from recframe.environments.pet_retail.behavior import (
     draw_cascade,
     position_bias_table,
@@ -39,7 +40,6 @@ from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_
 from recframe.environments.pet_retail.reward import reward_components
 from recframe.environments.pet_retail.users import UserBatch
 from recframe.environments.pet_retail.world import World
-
 from recframe.seeding import SeedLike, child_seeds, make_rng
 
 __all__ = ["Outcome", "ShopperSessions", "lexical_shifts", "load_catalog", "shopper_streams", "unit_rows"]

@@ -13,10 +13,10 @@ from typing import Any
 
 import numpy as np
 from gymnasium import spaces
-from recframe.environments.pet_retail.features import RESPONSE_FIELDS, response_space, shopper_space
-from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions
 
 from recframe.document import AbstractDocument
+from recframe.environments.pet_retail.features import RESPONSE_FIELDS, response_space, shopper_space
+from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions
 from recframe.seeding import SeedLike
 from recframe.user import AbstractResponse, AbstractUserModel, AbstractUserSampler, AbstractUserState
 

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+
 from recframe.environments.pet_retail.config import SimulatorConfig
 
 __all__ = ["User", "UserBatch", "sample_user", "sample_users"]

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 from gymnasium import spaces
 from gymnasium.vector import AutoresetMode, VectorEnv
+
 from recframe.environments.pet_retail.boost import (
     BoostRanker,
     action_bound,
@@ -43,7 +44,6 @@ from recframe.environments.pet_retail.features import (
 )
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions, load_catalog
-
 from recframe.spaces import SlateSpace, batch_space, null_value
 
 __all__ = [

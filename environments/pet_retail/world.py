@@ -14,11 +14,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+
 from recframe.environments.pet_retail.catalog import Catalog, generate_catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, sample_queries
 from recframe.environments.pet_retail.users import UserBatch, sample_users
-
 from recframe.seeding import child_seeds, make_rng
 
 __all__ = ["STREAMS", "World", "format_summary", "world_statistics", "write_world_snapshot"]

@@ -6,13 +6,13 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium import spaces
+
 from recframe.agents import GreedyAgent, LinearThompsonSampling, LinUCB, RandomAgent
 from recframe.agents._baselines import CandidateFeatures, click_rewards
 from recframe.agents.linear_bandits import sherman_morrison
 from recframe.environments.linear_bandit import oracle_score_fn
 from recframe.environments.tutorial import create_environment as tutorial_environment
 from recframe.environments.tutorial import policy_value, solve
-
 from recframe.simulator.runner import run_episodes
 from recframe.spaces import ObservationStacker
 

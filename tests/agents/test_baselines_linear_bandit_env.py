@@ -5,9 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from recframe.environments.linear_bandit import create_environment, oracle_score_fn
 
 import recframe  # noqa: F401  (registers recframe/ environments)
+from recframe.environments.linear_bandit import create_environment, oracle_score_fn
 
 
 def test_observations_are_unit_features_and_episodes_have_fixed_length():

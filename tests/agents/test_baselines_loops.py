@@ -6,6 +6,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from agent_loops import play_gymnasium
+
 from recframe.agents import (
     EpsilonGreedyAgent,
     GreedyAgent,
@@ -15,7 +16,6 @@ from recframe.agents import (
     SlateQAgent,
 )
 from recframe.environments.linear_bandit import oracle_score_fn
-
 from recframe.simulator.runner import run_episodes
 
 AGENTS = {

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 from agent_loops import play_gymnasium
 from gymnasium import spaces
+
 from recframe.agents import EpsilonGreedyAgent, GreedyAgent, RandomAgent
 from recframe.environments.linear_bandit import oracle_score_fn
-
 from recframe.simulator.runner import run_episodes
 from recframe.spaces import SlateSpace
 

@@ -9,9 +9,9 @@ import numpy as np
 import pytest
 import torch
 from agent_loops import play_gymnasium
+
 from recframe.agents import RandomAgent, SlateQAgent
 from recframe.agents.slate_q import greedy_slates, slate_values, top_k_slates
-
 from recframe.simulator.runner import run_episodes
 
 

@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 import torch
+
 from recframe.agents.common.knn import FaissNearestNeighbors, TorchNearestNeighbors, make_nearest_neighbors
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
+
 from recframe.agents.common.networks import Actor, Critic
 from recframe.agents.common.seeding import spawn_seeds, torch_generator
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+
 from recframe.agents.common.numerics import denormals_flushed, flush_denormals
 
 

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 import torch
 from gymnasium import spaces
-from recframe.agents.common.noise import GaussNoise, OrnsteinUhlenbeckNoise
-from recframe.agents.wolpertinger import WolpertingerAgent, WolpertingerConfig, WolpertingerRecommender
 from test_wolpertinger_mdp import TutorialMDP, greedy_policy, train
 
 from recframe.agent import AbstractEpisodicRecommenderAgent
+from recframe.agents.common.noise import GaussNoise, OrnsteinUhlenbeckNoise
+from recframe.agents.wolpertinger import WolpertingerAgent, WolpertingerConfig, WolpertingerRecommender
 
 SMALL = {"hidden_dim": 32, "batch_size": 16, "buffer_size": 500, "learning_starts": 20}
 

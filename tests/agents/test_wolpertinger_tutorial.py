@@ -10,11 +10,11 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
+
+import recframe  # noqa: F401 - registers the environments
 from recframe.agents.common.noise import GaussNoise
 from recframe.agents.wolpertinger import TUTORIAL_HYPERPARAMETERS, WolpertingerRecommender
 from recframe.environments import tutorial
-
-import recframe  # noqa: F401 - registers the environments
 
 
 def run_gymnasium(recommender: WolpertingerRecommender, env: gym.Env, steps: int, seed: int) -> None:

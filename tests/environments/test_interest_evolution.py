@@ -7,10 +7,10 @@ import warnings
 import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
-from recframe.environments import interest_evolution as iev
 from recsim_contract import RecSimEnvContract
 
 from recframe.choice_model import MultinomialLogitChoiceModel, MultinomialProportionalChoiceModel
+from recframe.environments import interest_evolution as iev
 from recframe.simulator.environment import SingleUserEnvironment
 from recframe.simulator.recsim_gym import RecSimGymEnv
 

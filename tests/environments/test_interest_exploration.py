@@ -5,8 +5,9 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from recframe.environments import interest_exploration as iex
 from recsim_contract import RecSimEnvContract
+
+from recframe.environments import interest_exploration as iex
 
 
 class TestInterestExplorationContract(RecSimEnvContract):

@@ -7,8 +7,9 @@ import math
 import gymnasium as gym
 import numpy as np
 import pytest
-from recframe.environments import long_term_satisfaction as lts
 from recsim_contract import RecSimEnvContract
+
+from recframe.environments import long_term_satisfaction as lts
 
 
 class TestLongTermSatisfactionContract(RecSimEnvContract):

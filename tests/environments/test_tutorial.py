@@ -3,8 +3,8 @@ from __future__ import annotations
 import gymnasium as gym
 import numpy as np
 import pytest
-from recframe.environments.tutorial import create_environment, make_transition_matrix, policy_value, solve
 
+from recframe.environments.tutorial import create_environment, make_transition_matrix, policy_value, solve
 from recframe.seeding import make_rng
 
 

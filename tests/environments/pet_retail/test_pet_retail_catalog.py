@@ -12,9 +12,10 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from recframe.environments.pet_retail.catalog import Catalog, Product, generate_catalog
 from recframe.environments.pet_retail.config import CatalogConfig
-from scipy import stats
 
 ALPHA = 1e-3
 N = 200_000

@@ -8,6 +8,7 @@ import sys
 
 import numpy as np
 import pytest
+
 from recframe.environments.pet_retail.config import (
     BehaviorConfig,
     CatalogConfig,

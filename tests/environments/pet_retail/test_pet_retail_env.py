@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 from gymnasium.utils.env_checker import check_env
 from gymnasium.wrappers import ClipAction, FlattenObservation
+
+import recframe  # noqa: F401  (registers the environments)
 from recframe.environments.pet_retail.boost import create_boost_environment
 from recframe.environments.pet_retail.envs import create_catalog_environment, create_environment
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.sessions import load_catalog
-
-import recframe  # noqa: F401  (registers the environments)
 
 IDS = ["recframe/PetRetail-v0", "recframe/PetRetailCatalog-v0", "recframe/PetRetailBoost-v0"]
 

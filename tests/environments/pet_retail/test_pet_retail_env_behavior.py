@@ -12,6 +12,7 @@ import types
 
 import numpy as np
 import pytest
+
 from recframe.environments.pet_retail.behavior import (
     CascadeDraws,
     draw_cascade,

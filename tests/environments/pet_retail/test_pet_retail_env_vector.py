@@ -6,12 +6,12 @@ import gymnasium as gym
 import numpy as np
 import pytest
 from gymnasium.vector import AutoresetMode
+
+import recframe  # noqa: F401  (registers the environments)
 from recframe.environments.pet_retail.boost import create_boost_environment
 from recframe.environments.pet_retail.envs import create_catalog_environment, create_environment
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.vector import PetRetailVectorEnv
-
-import recframe  # noqa: F401  (registers the environments)
 
 SINGLE = {
     "slate": create_environment,

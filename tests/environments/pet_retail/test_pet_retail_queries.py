@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from recframe.environments.pet_retail.config import QueryConfig, SimulatorConfig
 from recframe.environments.pet_retail.queries import (
     PAD,
@@ -15,7 +17,6 @@ from recframe.environments.pet_retail.queries import (
     sample_query,
 )
 from recframe.environments.pet_retail.users import sample_user, sample_users
-from scipy import stats
 
 ALPHA = 1e-3
 N = 100_000

@@ -8,12 +8,13 @@ import math
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from recframe.environments.pet_retail.catalog import generate_catalog
 from recframe.environments.pet_retail.config import CatalogConfig, RelevanceConfig, SimulatorConfig
 from recframe.environments.pet_retail.queries import Query, QueryBatch, sample_queries
 from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores, retrieve
 from recframe.environments.pet_retail.users import sample_users
-from scipy import stats
 
 ALPHA = 1e-3
 

@@ -5,9 +5,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from scipy import stats
+
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.users import User, UserBatch, sample_user, sample_users
-from scipy import stats
 
 ALPHA = 1e-3
 N = 200_000

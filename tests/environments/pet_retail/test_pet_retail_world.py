@@ -7,6 +7,7 @@ import json
 
 import numpy as np
 import pytest
+
 from recframe.environments.pet_retail import cli
 from recframe.environments.pet_retail.catalog import generate_catalog
 from recframe.environments.pet_retail.config import CatalogConfig, SimulatorConfig
