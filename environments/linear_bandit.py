@@ -35,7 +35,7 @@ import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 
-from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
+from recframe.document import AbstractDocumentSampler, CandidateSet, FeatureDocument
 from recframe.environments._recsim_common import COMMON_DEFAULTS, merge_config
 from recframe.seeding import child_seeds, make_rng
 from recframe.simulator.environment import SingleUserEnvironment
@@ -65,21 +65,11 @@ def draw_theta(feature_dim: int, rng: np.random.Generator) -> np.ndarray:
     return theta / np.linalg.norm(theta)
 
 
-class LinearDocument(AbstractDocument):
+class LinearDocument(FeatureDocument):
     """A document with a unit-norm feature vector."""
 
     NUM_FEATURES = 5
-
-    def __init__(self, doc_id: int, features: np.ndarray) -> None:
-        super().__init__(doc_id)
-        self.features = features
-
-    def create_observation(self) -> np.ndarray:
-        return self.features
-
-    @classmethod
-    def observation_space(cls) -> spaces.Space:
-        return spaces.Box(-1.0, 1.0, (cls.NUM_FEATURES,), np.float32)
+    FEATURE_LOW, FEATURE_HIGH = -1.0, 1.0
 
 
 class SphereDocumentSampler(AbstractDocumentSampler):

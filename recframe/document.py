@@ -48,7 +48,7 @@ from recframe.spaces import ObservationStacker
 if TYPE_CHECKING:
     from recframe.user import AbstractUserState
 
-__all__ = ["AbstractDocument", "AbstractDocumentSampler", "CandidateSet"]
+__all__ = ["AbstractDocument", "FeatureDocument", "AbstractDocumentSampler", "CandidateSet"]
 
 
 class AbstractDocument(abc.ABC):
@@ -78,6 +78,33 @@ class AbstractDocument(abc.ABC):
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(doc_id={self._doc_id})"
+
+
+class FeatureDocument(AbstractDocument):
+    """A document whose observation is a fixed-length float32 feature vector.
+
+    Subclasses set ``NUM_FEATURES`` and the bounds ``FEATURE_LOW`` / ``FEATURE_HIGH``; vectorized
+    samplers hand each document a row (a view) of the candidates' stacked feature matrix.
+
+    Args:
+        doc_id: the document's identifier.
+        features: its feature vector.
+    """
+
+    NUM_FEATURES: int = 0
+    FEATURE_LOW: float = -np.inf
+    FEATURE_HIGH: float = np.inf
+
+    def __init__(self, doc_id: int, features: np.ndarray) -> None:
+        super().__init__(doc_id)
+        self.features = features
+
+    def create_observation(self) -> np.ndarray:
+        return self.features
+
+    @classmethod
+    def observation_space(cls) -> spaces.Box:
+        return spaces.Box(cls.FEATURE_LOW, cls.FEATURE_HIGH, (cls.NUM_FEATURES,), np.float32)
 
 
 DocT = TypeVar("DocT", bound=AbstractDocument)

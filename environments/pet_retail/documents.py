@@ -18,9 +18,8 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from gymnasium import spaces
 
-from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet
+from recframe.document import AbstractDocument, AbstractDocumentSampler, CandidateSet, FeatureDocument
 from recframe.environments.pet_retail.features import BIG
 from recframe.environments.pet_retail.sessions import ShopperSessions
 from recframe.seeding import SeedLike
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 __all__ = ["CatalogSampler", "ProductDocument", "ProductRetriever", "product_document_class"]
 
 
-class ProductDocument(AbstractDocument):
+class ProductDocument(FeatureDocument):
     """One product offered to the agent; ``doc_id()`` is its product id.
 
     Args:
@@ -39,18 +38,7 @@ class ProductDocument(AbstractDocument):
         features: its feature row (float32; a view into the candidate set's observation).
     """
 
-    NUM_FEATURES = 0
-
-    def __init__(self, doc_id: int, features: np.ndarray) -> None:
-        super().__init__(doc_id)
-        self.features = features
-
-    def create_observation(self) -> np.ndarray:
-        return self.features
-
-    @classmethod
-    def observation_space(cls) -> spaces.Box:
-        return spaces.Box(-BIG, BIG, (cls.NUM_FEATURES,), np.float32)
+    FEATURE_LOW, FEATURE_HIGH = -BIG, BIG
 
 
 def product_document_class(num_features: int) -> type[ProductDocument]:
