@@ -104,14 +104,25 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``recframe`` argument parser, with plugin commands added."""
     parser = argparse.ArgumentParser(prog="recframe", description="Simulate recommender and search systems.")
     subparsers = parser.add_subparsers(dest="command", required=True)
     demo = subparsers.add_parser("demo", help="random recommender on registered environments, as a table")
     demo.add_argument("--env", action="append", help="environment id (repeatable; default: all registered)")
-    demo.add_argument("--episodes", type=int, default=50, help="episodes per environment (default 50)")
-    demo.add_argument("--max-steps", type=int, default=5000, help="step cap per environment (default 5000)")
+    demo.add_argument(
+        "--episodes", type=_positive_int, default=50, help="episodes per environment (default 50)"
+    )
+    demo.add_argument(
+        "--max-steps", type=_positive_int, default=5000, help="step cap per environment (default 5000)"
+    )
     demo.add_argument("--seed", type=int, default=0, help="seed of the environments and the policy")
     demo.set_defaults(func=_demo)
     subparsers.add_parser("list", help="list registered environments").set_defaults(func=_list)
@@ -128,13 +139,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     import recframe  # noqa: F401  (registers the environments)
 
     args = build_parser().parse_args(argv)
-    for name in ("episodes", "max_steps"):
-        if getattr(args, name, 1) is not None and getattr(args, name, 1) < 1:
-            print(
-                f"--{name.replace('_', '-')} must be a positive integer, got {getattr(args, name)}",
-                file=sys.stderr,
-            )
-            return 2
     return int(args.func(args))
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -44,6 +43,5 @@ def test_notebooks_are_committed_without_outputs():
         assert not dirty, f"{path.name}: cells {dirty} have outputs; clear them before committing"
 
 
-def test_fast_mode_variable_is_documented():
-    assert "RECFRAME_FAST" in (ROOT / "colab" / "README.md").read_text() or not NOTEBOOKS
-    assert os.environ.get("RECFRAME_FAST") in (None, "0", "1")
+def test_fast_mode_is_documented():
+    assert "RECFRAME_FAST" in (ROOT / "colab" / "README.md").read_text()

@@ -6,6 +6,7 @@ import re
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 README = (ROOT / "README.md").read_text()
@@ -69,5 +70,7 @@ def test_cli_rejects_bad_arguments(capsys):
 
     assert main(["demo", "--env", "recframe/Nope-v0"]) == 2
     assert "Nope" in capsys.readouterr().err
-    assert main(["demo", "--episodes", "0"]) == 2
-    assert "--episodes must be a positive integer, got 0" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as exit_info:
+        main(["demo", "--episodes", "0"])
+    assert exit_info.value.code == 2
+    assert "--episodes: must be a positive integer, got 0" in capsys.readouterr().err

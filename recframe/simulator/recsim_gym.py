@@ -32,7 +32,7 @@ import numpy as np
 from gymnasium import spaces
 
 from recframe.simulator.environment import AbstractEnvironment, MultiUserEnvironment
-from recframe.spaces import SlateSpace, check_in_space, compile_contains, compile_copy, explain_mismatch
+from recframe.spaces import SlateSpace, check_in_space, compile_contains, compile_copy
 
 __all__ = ["RecSimGymEnv", "RewardAggregator"]
 
@@ -102,7 +102,6 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         )
         self.metrics: dict[str, float] = collections.defaultdict(float)
         self._last: dict[str, Any] = {}
-        self._closed = False
 
         slate = SlateSpace(raw_environment.num_candidates, raw_environment.slate_size)
         user_spaces = [model.observation_space() for model in self._user_models]
@@ -236,8 +235,7 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
         return "\n".join(lines) + "\n"
 
     def close(self) -> None:
-        """Releases nothing but marks the environment closed; safe to call repeatedly."""
-        self._closed = True
+        """Holds no external resources, so there is nothing to release; safe to call repeatedly."""
 
     # RecSim's metrics hooks.
     def update_metrics(self, responses: Sequence[Any], info: Any = None) -> None:
@@ -251,10 +249,6 @@ class RecSimGymEnv(gym.Env[dict[str, Any], np.ndarray]):
     def reset_metrics(self) -> None:
         """Clears the aggregated metrics."""
         self.metrics = collections.defaultdict(float)
-
-    def explain_observation(self, observation: Any) -> str:
-        """Says why ``observation`` is not in the observation space (debugging aid)."""
-        return explain_mismatch(self.observation_space, observation)
 
 
 def _fmt(slate: Any) -> str:

@@ -21,7 +21,7 @@ import pickle
 import re
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -192,7 +192,7 @@ class Runner:
         if bundle is None:
             return
         path = self.checkpoint_dir / f"ckpt.{iteration}"
-        partial = path.with_suffix(".partial")
+        partial = path.with_name(f"{path.name}.partial")
         with open(partial, "wb") as handle:
             pickle.dump(bundle, handle)
         os.replace(partial, path)  # atomic: a crash never leaves a half-written checkpoint
@@ -253,7 +253,7 @@ def summarize(episodes: list[EpisodeResult]) -> dict[str, Any]:
         "se_return": math.sqrt(variance / n) if n > 1 else float("nan"),
         "mean_steps": steps / n,
         "steps_per_second": steps / seconds if seconds > 0 else float("inf"),
-        "episode_returns": [asdict(e)["total_reward"] for e in episodes],
+        "episode_returns": returns,
     }
 
 

@@ -100,6 +100,7 @@ def test_stepping_an_ended_episode_is_an_error(toy_env_factory):
     terminated = False
     while not terminated:
         _, _, terminated, _, _ = env.step(np.array([0, 1]))
+    assert env.game_over
     with pytest.raises(ValueError, match="reset"):
         env.step(np.array([0, 1]))
 
