@@ -41,6 +41,7 @@ __all__ = [
     "head_threshold",
     "noisy_top_k",
     "noisy_top_k_of_scores",
+    "noisy_top_k_rows",
     "truncated_normal_above",
     "uniform_subset",
 ]
@@ -204,6 +205,31 @@ def noisy_top_k(
         index: the grouping (only its ``categories`` are read).
     """
     return noisy_top_k_of_scores(within + shifts[index.categories], k, sigma, rng, pad)[:2]
+
+
+def noisy_top_k_rows(
+    matrix: np.ndarray, vectors: np.ndarray, k: int, sigma: float, rngs: list[np.random.Generator]
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best positions of each row of ``vectors @ matrix`` under N(0, sigma^2) noise, best first.
+
+    Args:
+        matrix: (d, m) float32, C-contiguous (e.g. :attr:`CategoryIndex.matrix`).
+        vectors: (n, d) float32 query rows.
+        k: how many positions per row (1 <= k <= m).
+        sigma: the noise scale.
+        rngs: one generator per row (row i's noise comes from ``rngs[i]`` alone).
+
+    Returns:
+        ``(positions, noisy)``: (n, k) int64 positions and (n, k) float64 noisy scores, best first.
+        Row i is the same whether computed alone or in a batch.
+    """
+    positions = np.empty((len(rngs), k), dtype=np.int64)
+    noisy = np.empty((len(rngs), k))
+    scores = np.empty(matrix.shape[1], dtype=np.float32)
+    for row, rng in enumerate(rngs):
+        np.matmul(vectors[row], matrix, out=scores)
+        positions[row], _, noisy[row] = noisy_top_k_of_scores(scores, k, sigma, rng)
+    return positions, noisy
 
 
 def _best(

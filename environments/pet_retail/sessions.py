@@ -36,7 +36,7 @@ from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch, build_vocabulary
 from recframe.environments.pet_retail.relevance import category_overlap
-from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_of_scores
+from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_rows
 from recframe.environments.pet_retail.reward import reward_components
 from recframe.environments.pet_retail.users import UserBatch
 from recframe.environments.pet_retail.world import World
@@ -265,11 +265,9 @@ class ShopperSessions:
         Relevance is the textbook's (:mod:`.relevance`): w_sem * cosine + w_lex * log1p(token
         overlap) + N(0, noise_sigma^2) for every catalog product. Each shopper's noiseless scores
         are one float32 matrix-vector product (its :attr:`query_vectors` row times the index's
-        :attr:`~.retrieval.CategoryIndex.matrix`); :func:`.retrieval.noisy_top_k_of_scores` finds
+        :attr:`~.retrieval.CategoryIndex.matrix`); :func:`.retrieval.noisy_top_k_rows` finds
         the top ``k`` exactly while drawing the noise of only the products that can make it, from
-        each shopper's relevance stream. The loop over shoppers is deliberate: a row's product
-        and selection then run the very same operations alone or in a batch (bit-identical
-        results), and each pass touches one cache-resident row rather than a (n, m) block.
+        each shopper's relevance stream (bit-identical alone or in a batch).
 
         Args:
             idx: the shoppers.
@@ -283,14 +281,8 @@ class ShopperSessions:
         """
         matrix, vectors = scoring if scoring is not None else (self.index.matrix, self.query_vectors[idx])
         sigma = self.config.relevance.noise_sigma
-        ids = np.empty((len(idx), k), dtype=np.int64)
-        relevance = np.empty((len(idx), k))
-        scores = np.empty(matrix.shape[1], dtype=np.float32)
-        for row, rng in enumerate(self._rngs("relevance", idx)):
-            np.matmul(vectors[row], matrix, out=scores)
-            positions, _, relevance[row] = noisy_top_k_of_scores(scores, k, sigma, rng)
-            ids[row] = self.index.ids[positions]
-        return ids, relevance
+        positions, relevance = noisy_top_k_rows(matrix, vectors, k, sigma, self._rngs("relevance", idx))
+        return self.index.ids[positions], relevance
 
     def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
         """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``."""
