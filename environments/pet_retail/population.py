@@ -18,24 +18,24 @@ from collections.abc import Sequence
 import numpy as np
 
 from recframe.environments.pet_retail.config import SimulatorConfig
-from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries
+from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries, query_tables
 from recframe.environments.pet_retail.users import UserBatch
 
-__all__ = ["Population", "inverse_cdf"]
+__all__ = ["Population", "capped_cdf"]
 
 
-def inverse_cdf(cdf: np.ndarray, u: np.ndarray) -> np.ndarray:
-    """Category codes from uniforms ``u`` (n,) by inverting ``cdf`` ((k,) shared or (n, k) per row).
+def capped_cdf(probs: np.ndarray) -> np.ndarray:
+    """Cumulative sums of ``probs`` along the last axis, the last entry replaced by +inf.
 
-    The code is the number of CDF entries <= u (capped at k - 1 against rounding in the last
-    entry). A shared CDF is sorted, so that count is ``searchsorted(side="right")``: one call
-    instead of a comparison table and a reduction (this runs for every query drawn).
+    A category is drawn from a uniform u as the number of entries <= u (inverse CDF). With the
+    last sum, rounding could make that k for u near 1, and the code would need a cap at k - 1;
+    with +inf there (it never counts, and the sums before it are non-decreasing) the count is
+    exactly the capped code, so drawing is one comparison and one reduction, or one
+    ``searchsorted`` for a shared CDF.
     """
-    if cdf.ndim == 1:
-        codes = np.searchsorted(cdf, u, side="right")
-    else:
-        codes = np.add.reduce(cdf <= u[:, None], axis=1, dtype=np.int64)
-    return np.minimum(codes, cdf.shape[-1] - 1, dtype=np.int64)
+    cdf = np.cumsum(probs, axis=-1)
+    cdf[..., -1] = np.inf
+    return cdf
 
 
 class Population:
@@ -50,9 +50,10 @@ class Population:
         ucfg = config.users
         params = [ucfg.segment_params[s] for s in ucfg.segments]
         self._segment_cdf = np.cumsum(ucfg.segment_mix).tolist()
-        self._concentrations = [list(p.cat_conc) for p in params]
+        self._concentrations = [np.array(p.cat_conc, dtype=np.float64) for p in params]
         self._theta_params = np.array([[p.price_mean, p.price_std, p.pl_mean, p.pl_std] for p in params])
-        self._type_cdf = np.cumsum(config.queries.query_type_mix)
+        self._type_cdf = capped_cdf(np.asarray(config.queries.query_type_mix, dtype=np.float64))
+        self._tables = query_tables(config)
         self._dim = config.catalog.embedding_dim
         self._n_cats = len(config.catalog.categories)
 
@@ -85,21 +86,30 @@ class Population:
         )
 
     def queries(self, users: UserBatch, rngs: Sequence[np.random.Generator]) -> QueryBatch:
-        """One query per shopper, the i-th drawn from ``rngs[i]``.
+        """One query per shopper, the i-th drawn from ``rngs[i]`` (see :meth:`draw_queries`)."""
+        return self.draw_queries(users.theta_emb, capped_cdf(users.theta_cat), rngs)
+
+    def draw_queries(
+        self, theta_emb: np.ndarray, intent_cdf: np.ndarray, rngs: Sequence[np.random.Generator]
+    ) -> QueryBatch:
+        """One query per shopper from their (n, d) tastes and (n, n_categories) :func:`capped_cdf`
+        of their category affinities (kept per shopper by the engine, which draws a query far more
+        often than a shopper).
 
         Each generator draws, in order: two uniforms (intent ~ theta_cat, type ~ query_type_mix),
         ``embedding_dim`` float32 standard normals (phi_emb = theta_emb + phi_noise_std * noise)
         and ``n_random_tokens`` filler tokens.
         """
-        qcfg = self.config.queries
-        n = len(users)
+        tables = self._tables
+        n = len(rngs)
         uniforms = np.empty((n, 2))
         noise = np.empty((n, self._dim), dtype=np.float32)
-        fillers = np.empty((n, qcfg.n_random_tokens), dtype=np.int64)
+        fillers = np.empty((n, tables.n_fillers), dtype=np.int64)
+        low, high = tables.filler_ids
         for i, rng in enumerate(rngs):
             rng.random(out=uniforms[i])
             rng.standard_normal(out=noise[i], dtype=np.float32)
-            fillers[i] = rng.integers(0, qcfg.token_vocab_size, size=qcfg.n_random_tokens)
-        intent = inverse_cdf(np.cumsum(users.theta_cat, axis=1), uniforms[:, 0])
-        qtype = inverse_cdf(self._type_cdf, uniforms[:, 1])
-        return assemble_queries(users, self.config, intent, qtype, noise, fillers)
+            fillers[i] = rng.integers(low, high, size=tables.n_fillers)  # integers(0, high - low) + low
+        intent = np.add.reduce(intent_cdf <= uniforms[:, :1], axis=1, dtype=np.int64)
+        qtype = np.searchsorted(self._type_cdf, uniforms[:, 1], side="right")
+        return assemble_queries(theta_emb, tables, intent, qtype, noise, fillers)

@@ -22,9 +22,11 @@ from recframe.environments.pet_retail.users import User, UserBatch
 __all__ = [
     "Query",
     "QueryBatch",
+    "QueryTables",
     "Vocabulary",
     "assemble_queries",
     "build_vocabulary",
+    "query_tables",
     "sample_queries",
     "sample_query",
 ]
@@ -67,11 +69,6 @@ class Vocabulary:
         for code, ids in enumerate(self.category_token_ids):
             matrix[list(ids), code] = True
         return matrix
-
-    @cached_property
-    def type_token_column(self) -> np.ndarray:
-        """(n_query_types, 1) int64 ids of the query-type names (a query's type token, by type code)."""
-        return np.asarray(self.type_token_ids, dtype=np.int64)[:, None]
 
     @cached_property
     def category_word_table(self) -> np.ndarray:
@@ -228,54 +225,106 @@ def sample_queries(users: UserBatch, config: SimulatorConfig, rng: np.random.Gen
         config: the simulator config.
         rng: the generator to draw from (advanced by the call).
     """
-    qcfg = config.queries
+    qcfg, tables = config.queries, query_tables(config)
     n = len(users)
     intent = _categorical_rows(users.theta_cat, rng)
     qtype = rng.choice(len(qcfg.query_types), size=n, p=qcfg.query_type_mix).astype(np.int64, copy=False)
     noise = rng.standard_normal(users.theta_emb.shape, dtype=np.float32)
-    fillers = rng.integers(0, qcfg.token_vocab_size, size=(n, qcfg.n_random_tokens))
-    return assemble_queries(users, config, intent, qtype, noise, fillers)
+    # integers(low, high) draws integers(0, high - low) + low: the fillers' vocabulary ids directly.
+    fillers = rng.integers(*tables.filler_ids, size=(n, tables.n_fillers))
+    return assemble_queries(users.theta_emb, tables, intent, qtype, noise, fillers)
 
 
-def assemble_queries(
-    users: UserBatch,
-    config: SimulatorConfig,
-    intent: np.ndarray,
-    query_type: np.ndarray,
-    noise: np.ndarray,
-    fillers: np.ndarray,
-) -> QueryBatch:
-    """The queries made of drawn parts: (n,) intent and type codes, (n, d) float32 standard-normal
-    embedding noise and (n, n_random_tokens) filler indices in ``[0, token_vocab_size)``."""
+@dataclass(frozen=True, eq=False)
+class QueryTables:
+    """Per-config look-ups that turn drawn codes into queries (built once per config, then shared).
+
+    Attributes:
+        category_names, query_type_names: names for the codes.
+        vocabulary: the config's :class:`Vocabulary`.
+        leading_ids: (n_categories, n_query_types, width) int64: a query's tokens before the
+            fillers, by intent and type (the intent's category words, :data:`PAD`-filled, then the
+            type's name).
+        specificity: (n_query_types,) float64 per-type specificities.
+        noise_std: ``phi_noise_std`` as float32 (the embedding noise's scale).
+        filler_ids: ``(low, high)``: filler tokens are the ids in ``[low, high)``.
+        n_fillers: filler tokens per query (``n_random_tokens``).
+    """
+
+    category_names: tuple[str, ...]
+    query_type_names: tuple[str, ...]
+    vocabulary: Vocabulary
+    leading_ids: np.ndarray
+    specificity: np.ndarray
+    noise_std: np.float32
+    filler_ids: tuple[int, int]
+    n_fillers: int
+
+
+def query_tables(config: SimulatorConfig) -> QueryTables:
+    """The :class:`QueryTables` of ``config`` (cached: equal settings share one object)."""
     qcfg = config.queries
-    vocab = build_vocabulary(config)
-    specificity = _specificity_table(tuple(qcfg.specificity[t] for t in qcfg.query_types))
-    return QueryBatch(
-        category_names=config.catalog.categories,
-        query_type_names=qcfg.query_types,
-        intent=intent,
-        query_type=query_type,
-        phi_emb=users.theta_emb + np.float32(qcfg.phi_noise_std) * noise,
-        token_ids=np.concatenate(
-            [
-                vocab.category_word_table[intent],
-                vocab.type_token_column[query_type],
-                fillers.astype(np.int64, copy=False) + vocab.filler_offset,
-            ],
-            axis=1,
-        ),
-        specificity=specificity[query_type],
-        vocabulary=vocab,
+    return _query_tables(
+        tuple(config.catalog.categories),
+        tuple(qcfg.query_types),
+        qcfg.token_vocab_size,
+        qcfg.n_random_tokens,
+        tuple(qcfg.specificity[t] for t in qcfg.query_types),
+        qcfg.phi_noise_std,
     )
 
 
 @lru_cache(maxsize=32)
-def _specificity_table(values: tuple[float, ...]) -> np.ndarray:
-    """The per-type specificities as a (n_query_types,) float64 array, built once per config
-    (every query drawn looks its type up here)."""
-    table = np.array(values, dtype=np.float64)
-    table.setflags(write=False)
-    return table
+def _query_tables(
+    categories: tuple[str, ...],
+    query_types: tuple[str, ...],
+    n_filler: int,
+    n_fillers: int,
+    specificity: tuple[float, ...],
+    noise_std: float,
+) -> QueryTables:
+    vocab = _vocabulary(categories, query_types, n_filler)
+    words = vocab.category_word_table
+    leading = np.empty((len(categories), len(query_types), words.shape[1] + 1), dtype=np.int64)
+    leading[:, :, :-1] = words[:, None, :]
+    leading[:, :, -1] = vocab.type_token_ids
+    specificities = np.array(specificity, dtype=np.float64)
+    for table in (leading, specificities):
+        table.setflags(write=False)
+    return QueryTables(
+        category_names=categories,
+        query_type_names=query_types,
+        vocabulary=vocab,
+        leading_ids=leading,
+        specificity=specificities,
+        noise_std=np.float32(noise_std),
+        filler_ids=(vocab.filler_offset, vocab.filler_offset + n_filler),
+        n_fillers=n_fillers,
+    )
+
+
+def assemble_queries(
+    theta_emb: np.ndarray,
+    tables: QueryTables,
+    intent: np.ndarray,
+    query_type: np.ndarray,
+    noise: np.ndarray,
+    filler_ids: np.ndarray,
+) -> QueryBatch:
+    """The queries made of drawn parts: the shoppers' (n, d) float32 tastes, (n,) int64 intent and
+    type codes, (n, d) float32 standard-normal embedding noise and (n, n_fillers) filler token ids
+    (in ``tables.filler_ids``). Everything config-dependent is a look-up in ``tables``: this runs
+    for every query a shopper types."""
+    return QueryBatch(
+        category_names=tables.category_names,
+        query_type_names=tables.query_type_names,
+        intent=intent,
+        query_type=query_type,
+        phi_emb=theta_emb + tables.noise_std * noise,
+        token_ids=np.concatenate([tables.leading_ids[intent, query_type], filler_ids], axis=1),
+        specificity=tables.specificity[query_type],
+        vocabulary=tables.vocabulary,
+    )
 
 
 def sample_query(*, user: User, config: SimulatorConfig, rng: np.random.Generator) -> Query:

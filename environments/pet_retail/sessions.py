@@ -33,7 +33,7 @@ from recframe.environments.pet_retail.behavior import (
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.features import SESSION_FEATURES, shopper_observation
-from recframe.environments.pet_retail.population import Population
+from recframe.environments.pet_retail.population import Population, capped_cdf
 from recframe.environments.pet_retail.queries import QueryBatch, build_vocabulary
 from recframe.environments.pet_retail.relevance import category_overlap
 from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_rows
@@ -163,6 +163,7 @@ class ShopperSessions:
         placeholder = [make_rng(0)] * self.num_shoppers  # values until each shopper's start()
         self.users: UserBatch = self.population.users(placeholder)
         self.queries: QueryBatch = self.population.queries(self.users, placeholder)
+        self._intent_cdf = capped_cdf(self.users.theta_cat)  # per shopper: drawing an intent reads it
         self.phi_unit = unit_rows(self.queries.phi_emb)
         self._shifts = lexical_shifts(config)
         self.query_vectors = self._query_vectors(self.queries, self.phi_unit)
@@ -192,14 +193,18 @@ class ShopperSessions:
         users = self.population.users(self._rngs("shopper", idx))
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
             getattr(self.users, name)[idx] = getattr(users, name)
+        self._intent_cdf[idx] = intent_cdf = capped_cdf(users.theta_cat)
         self.session[idx] = 0.0
         self.active[idx] = True
-        self._next_queries(idx, users)
+        self._next_queries(idx, users.theta_emb, intent_cdf)
 
-    def _next_queries(self, idx: np.ndarray, users: UserBatch | None = None) -> None:
-        if users is None:
-            users = self.user_rows(idx)
-        queries = self.population.queries(users, self._rngs("shopper", idx))
+    def _next_queries(
+        self, idx: np.ndarray, theta_emb: np.ndarray | None = None, intent_cdf: np.ndarray | None = None
+    ) -> None:
+        """Draws the next query of shoppers ``idx`` (their tastes and intent CDFs, if already at hand)."""
+        if theta_emb is None or intent_cdf is None:
+            theta_emb, intent_cdf = self.users.theta_emb[idx], self._intent_cdf[idx]
+        queries = self.population.draw_queries(theta_emb, intent_cdf, self._rngs("shopper", idx))
         for name in ("intent", "query_type", "phi_emb", "token_ids", "specificity"):
             getattr(self.queries, name)[idx] = getattr(queries, name)
         self.phi_unit[idx] = phi_unit = unit_rows(queries.phi_emb)
