@@ -294,42 +294,74 @@ def _uniform(values: np.ndarray) -> float | None:
     return flat[0].item() if flat.size and np.all(flat == flat[0]) else None
 
 
+def _castable(dtype: np.dtype) -> Callable[[np.dtype], bool]:
+    """``can_cast(x, dtype)`` remembered per input dtype; the space's own dtype (the usual case) is
+    an identity test (numpy's built-in dtypes are singletons)."""
+    known: dict[np.dtype, bool] = {dtype: True}
+
+    def castable(x_dtype: np.dtype) -> bool:
+        if x_dtype is dtype:
+            return True
+        ok = known.get(x_dtype)
+        if ok is None:
+            ok = known[x_dtype] = bool(np.can_cast(x_dtype, dtype))
+        return ok
+
+    return castable
+
+
+def _sorted_values(shape: tuple[int, ...]) -> Callable[[np.ndarray], list[Any]]:
+    """The entries of a small array of ``shape`` as sorted Python numbers (``sorted`` gives the
+    minimum and maximum in one C call, cheaper than ``min`` and ``max`` over a list)."""
+    if len(shape) == 1:
+        return lambda x: sorted(x.tolist())
+    return lambda x: sorted(x.ravel().tolist())
+
+
 def _compile_box(space: spaces.Box) -> Callable[[Any], bool]:
     shape, dtype = space.shape, space.dtype
+    castable = _castable(dtype)
     if math.prod(shape) == 0:  # an empty box (an unobservable user): only shape and dtype can differ
 
         def contains_empty(x: Any) -> bool:
             if type(x) is not np.ndarray:
                 return space.contains(x)
-            return x.shape == shape and bool(np.can_cast(x.dtype, dtype))
+            return x.shape == shape and castable(x.dtype)
 
         return contains_empty
     low, high = _uniform(space.low), _uniform(space.high)
     if low is None or high is None:
         return space.contains
-    castable: dict[np.dtype, bool] = {}
-    unbounded = np.isneginf(low) and np.isposinf(high)
-    finite = math.isfinite(low) and math.isfinite(high)
+    if math.isfinite(low) and math.isfinite(high):
+        if math.prod(shape) <= _SMALL:  # Python comparisons beat two numpy reductions on tiny arrays
+            values_of = _sorted_values(shape)
+
+            def in_bounds(x: np.ndarray) -> bool:
+                values = values_of(x)
+                total = sum(values)  # NaN (whose place in a sort is arbitrary) makes it NaN
+                return total == total and low <= values[0] and values[-1] <= high
+
+        else:
+
+            def in_bounds(x: np.ndarray) -> bool:  # the ufunc reductions propagate NaN
+                return bool(
+                    low <= np.minimum.reduce(x, axis=None) and np.maximum.reduce(x, axis=None) <= high
+                )
+
+    elif np.isneginf(low) and np.isposinf(high):
+
+        def in_bounds(x: np.ndarray) -> bool:  # any number but NaN
+            return x.dtype.kind in "iub" or not np.isnan(np.minimum.reduce(x, axis=None))
+
+    else:
+
+        def in_bounds(x: np.ndarray) -> bool:
+            return all(low <= v <= high for v in x.ravel().tolist())
 
     def contains_box(x: Any) -> bool:
         if type(x) is not np.ndarray:
             return space.contains(x)
-        if x.shape != shape:
-            return False
-        ok = castable.get(x.dtype)
-        if ok is None:
-            ok = castable[x.dtype] = bool(np.can_cast(x.dtype, dtype))
-        if not ok or x.size == 0:
-            return ok
-        if x.size <= _SMALL:  # Python comparisons beat two numpy reductions on tiny arrays
-            values = x.ravel().tolist()
-            if finite:  # min/max in C; a NaN (which they may skip) makes the sum NaN
-                total = sum(values)
-                return total == total and low <= min(values) and max(values) <= high
-            return all(low <= v <= high for v in values)
-        if unbounded:
-            return x.dtype.kind in "iub" or not np.isnan(x.min())
-        return bool(low <= x.min() and x.max() <= high)
+        return x.shape == shape and castable(x.dtype) and in_bounds(x)
 
     return contains_box
 
@@ -340,15 +372,26 @@ def _compile_multi_discrete(space: spaces.MultiDiscrete) -> Callable[[Any], bool
     if start is None or nvec is None:
         return space.contains
     end = start + nvec
+    if math.prod(shape) == 0:
+
+        def in_range(x: np.ndarray) -> bool:
+            return True
+
+    elif math.prod(shape) <= _SMALL:
+        values_of = _sorted_values(shape)
+
+        def in_range(x: np.ndarray) -> bool:
+            values = values_of(x)
+            return start <= values[0] and values[-1] < end
+
+    else:
+
+        def in_range(x: np.ndarray) -> bool:
+            return bool(start <= np.minimum.reduce(x, axis=None) and np.maximum.reduce(x, axis=None) < end)
 
     def contains_multi_discrete(x: Any) -> bool:
         if type(x) is not np.ndarray or x.dtype.kind not in "iu":
             return space.contains(x)
-        if x.shape != shape:
-            return False
-        if x.size <= _SMALL:
-            values = x.ravel().tolist()
-            return not values or (start <= min(values) and max(values) < end)
-        return bool(start <= x.min() and x.max() < end)
+        return x.shape == shape and in_range(x)
 
     return contains_multi_discrete

@@ -72,7 +72,21 @@ SPACES = {
     "discrete": spaces.Discrete(4, start=1),
     "multi_discrete": spaces.MultiDiscrete([3, 3]),
     "multi_discrete_ragged": spaces.MultiDiscrete([2, 5]),
+    # Past 16 entries the compiled checks use numpy reductions instead of Python comparisons.
+    "box_large": spaces.Box(-1.0, 1.0, (5, 7), np.float32),
+    "box_large_unbounded": spaces.Box(-np.inf, np.inf, (5, 7), np.float32),
+    "box_scalar": spaces.Box(0.0, 1.0, (), np.float64),
+    "box_matrix": spaces.Box(0, 3, (2, 2), np.int64),
+    "multi_discrete_large": spaces.MultiDiscrete(np.full((4, 5), 3)),
 }
+
+
+def _with(array: np.ndarray, index: tuple[int, ...], value: float) -> np.ndarray:
+    array = array.copy()
+    array[index] = value
+    return array
+
+
 CANDIDATES = [
     np.array([0.5, -0.5, 1.0], dtype=np.float32),
     np.array([0.5, -0.5, 1.5], dtype=np.float32),
@@ -88,6 +102,18 @@ CANDIDATES = [
     np.array([0, -1]),
     np.array([1, 4]),
     np.zeros((2, 2), dtype=np.int64),
+    np.full((2, 2), 3, dtype=np.int64),
+    np.full((2, 2), 4, dtype=np.int64),
+    np.zeros((5, 7), dtype=np.float32),
+    _with(np.zeros((5, 7), dtype=np.float32), (4, 6), np.nan),
+    _with(np.zeros((5, 7), dtype=np.float32), (2, 3), -1.5),
+    _with(np.zeros((5, 7), dtype=np.float32), (0, 0), np.inf),
+    np.zeros((4, 5), dtype=np.int64),
+    _with(np.zeros((4, 5), dtype=np.int64), (3, 4), 3),
+    _with(np.zeros((4, 5), dtype=np.int64), (0, 2), -1),
+    np.array(0.5),
+    np.array(1.5),
+    np.array(np.nan),
     np.int64(2),
     np.array(3),
     np.float64(2.0),
