@@ -1,30 +1,34 @@
-"""Exact top-k retrieval under Gaussian relevance noise, drawing the noise only where it can matter.
+"""Exact top-k retrieval under Gaussian relevance noise, for a batch of queries at once.
 
 Each search step ranks the whole catalog by ``relevance = w_sem * cosine + w_lex * log1p(overlap) +
 N(0, noise_sigma^2)`` (see :mod:`.relevance`), optionally plus per-product boosts, and keeps the best
 k. Drawing 10,000 normals per query would be most of a step's cost, yet only products near the top
-can make it. :func:`noisy_top_k_of_scores` returns the top k with the same joint distribution of
-products and noisy scores as drawing every product's noise:
+can make it. :func:`noisy_top_k_of_score_rows` returns, for every row of a score matrix, the top k
+with the same joint distribution of products and noisy scores as drawing every product's noise:
 
-1. Pick a threshold ``thr`` from the noiseless scores alone (the ``head_size``-th best score of an
-   evenly strided sample, scaled up; see :func:`head_threshold`) and draw the noise of the head,
-   the products scoring at least ``thr`` (about ``head_size`` of them). Let tau be the k-th best
-   noisy score of the head (the head is widened to the exact k best if it has fewer than k).
-2. Every other product (the rest) scores below ``thr``, so it can only reach tau if its noise z >=
-   t* = (tau - thr) / sigma. These events are independent with probability Q(t*) each, so the
-   rest products are exchangeable with respect to them: draw how many have them (Binomial),
-   which ones (uniformly without replacement) and their z from N(0, 1) truncated to [t*, inf). The others cannot reach tau; their noise is never
-   needed.
-3. The top k of the head and the drawn products is the top k of the catalog.
+1. From the noiseless scores alone, a threshold per row: rank ``k + head_pad`` of an evenly strided
+   sample of 256 scores, scaled up. The *head* is the products scoring at least that (widened to
+   the exact k best if the sample aimed too high).
+2. The head's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
+   score of the head: no product scoring below tau can make the top k.
+3. Every other product scores below the threshold, so it can only reach tau if its noise z >= t =
+   (tau - threshold) / sigma, independently with probability Q(t). These events are drawn as a
+   Bernoulli(Q(t)) process over the row's positions (geometric gaps between successes, one uniform
+   each; successes on head products are ignored, their noise is already drawn), and each success
+   gets z from N(0, 1) truncated to [t, inf) by inversion, ``-ndtri(v * Q(t))`` (torch's ndtri).
+4. The top k of everything drawn is the top k of the catalog.
 
-Any rule for the head that depends only on the noiseless scores keeps this exact; the strided
-sample just makes it cheap (one pass over the catalog for the comparison, none for a partition).
-The random numbers consumed depend on the draws themselves, but only on the shopper's own
-generator, so results stay bit-identical between single and batched simulation.
+Any threshold that depends only on the noiseless scores keeps this exact. Per query it draws about
+``k + head_pad`` normals and about a hundred uniforms instead of one normal per product (on the
+default world: a head of ~500, ~55 late draws), and only the generator calls and a partition run
+row by row; the rest works on the whole batch at once. Each row consumes only
+its own generator, in an order fixed by its own scores, and every array operation is elementwise
+or row by row, so a row's result is bit-identical alone or in any batch.
 
-Scores come from one float32 matrix-vector product per query (:attr:`CategoryIndex.matrix`: the
-unit embeddings and category one-hots, so the per-category lexical shift rides along), in the
-``(d,) @ (d, m)`` orientation, which BLAS streams about three times faster than ``(m, d) @ (d,)``.
+Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`CategoryIndex.matrix`:
+the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
+:func:`noisy_top_k_rows` checks once per shape that BLAS computes each row of a batched product
+exactly as it computes that row alone, and falls back to one product per row where it does not.
 """
 
 from __future__ import annotations
@@ -33,27 +37,28 @@ import math
 from functools import lru_cache
 
 import numpy as np
+import torch
 
 from recframe.environments.pet_retail.catalog import Catalog
 
 __all__ = [
     "CategoryIndex",
-    "head_threshold",
-    "noisy_top_k",
+    "noisy_top_k_of_score_rows",
     "noisy_top_k_of_scores",
     "noisy_top_k_rows",
-    "truncated_normal_above",
-    "uniform_subset",
 ]
 
 _MARGIN = 1e-9
-"""Lowers each threshold a hair, so that rounding can only widen the set of products drawn."""
-
-_ROBERT_THRESHOLD = 0.45
-"""Below this truncation point plain rejection from N(0, 1) accepts at least about a third of the draws."""
+"""Lowers each truncation point a hair, so that rounding can only widen the set of products drawn."""
 
 _SAMPLE = 256
-"""Products in the strided sample that sets the head threshold (its partition costs a few us)."""
+"""Products in the strided sample that sets the head threshold (sorting it costs about a us per row)."""
+
+_BUDGET_SLACK = (6.0, 8.0)
+"""A row draws mean + 6 sd + 8 gaps for its late successes (about Poisson): rarely short, then it draws more."""
+
+HEAD_PAD = 450
+"""Default head: about ``k + HEAD_PAD`` products get their noise up front (tuned on the default world)."""
 
 
 def _upper_tail(t: float) -> float:
@@ -61,45 +66,9 @@ def _upper_tail(t: float) -> float:
     return 0.5 * math.erfc(t / math.sqrt(2.0))
 
 
-def truncated_normal_above(t: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of N(0, 1) conditioned on being >= ``t``, by rejection.
-
-    Plain rejection from N(0, 1) for small ``t``; for larger ``t`` Robert's (1995) exponential
-    proposal with rate (t + sqrt(t^2 + 4)) / 2, which accepts over 75% of its proposals.
-    """
-    accepted: list[np.ndarray] = []
-    missing = n
-    if t < _ROBERT_THRESHOLD:
-        p = _upper_tail(t)
-        while missing > 0:
-            z = rng.standard_normal(int(missing / p) + 8)
-            accepted.append(z[z >= t][:missing])
-            missing -= accepted[-1].size
-    else:
-        alpha = 0.5 * (t + math.sqrt(t * t + 4.0))
-        while missing > 0:
-            size = int(missing / 0.75) + 8
-            x = t + rng.exponential(1.0 / alpha, size)
-            keep = rng.random(size) <= np.exp(-0.5 * (x - alpha) ** 2)
-            accepted.append(x[keep][:missing])
-            missing -= accepted[-1].size
-    return np.concatenate(accepted) if accepted else np.empty(0)
-
-
-def uniform_subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random ``size``-subset of ``range(n)``, sorted.
-
-    For the few late draws of a query (``size`` far below sqrt(n)): ``size`` uniform integers,
-    redrawn until distinct. Rejection keeps the result uniform over subsets, and it costs a draw
-    and a sort where ``rng.choice(n, size, replace=False)`` would allocate and shuffle all ``n``
-    (used when collisions would be frequent).
-    """
-    if size * size > n:
-        return np.sort(rng.choice(n, size=size, replace=False))
-    while True:
-        subset = np.sort(rng.integers(0, n, size))
-        if not (subset[1:] == subset[:-1]).any():
-            return subset
+def _ndtri(p: np.ndarray) -> np.ndarray:
+    """The standard normal quantile function, elementwise (float64; torch's, computed one element at a time)."""
+    return torch.special.ndtri(torch.from_numpy(np.ascontiguousarray(p, dtype=np.float64))).numpy()
 
 
 class CategoryIndex:
@@ -131,113 +100,248 @@ class CategoryIndex:
         return CategoryIndex(catalog)
 
 
-def head_threshold(scores: np.ndarray, head_size: int) -> float:
-    """A score about ``head_size`` products reach: that rank in an evenly strided sample, scaled.
+def _sample_threshold(scores: np.ndarray, rank: int) -> np.ndarray:
+    """Per row, a score about ``rank`` products reach: that rank in an evenly strided sample, scaled.
 
-    Only a function of the noiseless scores (what keeps :func:`noisy_top_k_of_scores` exact); the
-    head it gives varies around ``head_size`` from query to query.
+    Only a function of the noiseless scores (what keeps the sampler exact). Returns (n,) float32.
     """
-    stride = max(1, scores.size // _SAMPLE)
-    sample = scores[::stride]
-    rank = min(sample.size, max(1, -(-head_size // stride)))  # ceil(head_size / stride)
-    return float(np.partition(sample, sample.size - rank)[sample.size - rank])
+    m = scores.shape[1]
+    stride = max(1, m // _SAMPLE)
+    sample = np.ascontiguousarray(scores[:, ::stride])
+    sample.sort(axis=1)
+    size = sample.shape[1]
+    return sample[:, size - min(size, max(1, -(-rank // stride)))].copy()
 
 
-def noisy_top_k_of_scores(
-    scores: np.ndarray, k: int, sigma: float, rng: np.random.Generator, pad: int = 1500
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` best positions by ``scores + sigma * z`` (z iid N(0, 1)), best first.
+def noisy_top_k_of_score_rows(
+    scores: np.ndarray, k: int, sigma: float, rngs: list[np.random.Generator], head_pad: int = HEAD_PAD
+) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best positions of each row by ``scores + sigma * z`` (z iid N(0, 1)), best first.
 
     Args:
-        scores: (m,) noiseless scores (any float dtype; compared and ranked as float64).
-        k: how many to keep (1 <= k <= m).
+        scores: (n, m) float32 noiseless scores, C-contiguous.
+        k: how many to keep per row (1 <= k <= m).
         sigma: the noise scale (>= 0).
-        rng: the generator of the noise (see the module docstring for what it draws).
-        pad: the head holds about ``k + pad`` products whose noise is drawn up front. The default
-            catalog's top scores are dense next to sigma (a head of 850 still leaves about 10 late
-            draws per query for k = 50); measured per query, 1,500 beat 400..1,000 (late draws
-            cost a dozen numpy calls) and tied with 2,000 (more normals).
+        rngs: one generator per row; row r's noise comes from ``rngs[r]`` alone.
+        head_pad: the head's rank beyond k (see the module docstring). The default balances the
+            head's normals against the late draws on the default world; any value gives the same
+            distribution.
 
     Returns:
-        ``(positions, z, noisy)``: the (k,) positions, best first, their standard-normal noise and
-        their noisy scores (float64 ``scores[positions] + sigma * z``).
+        ``(positions, noisy)``: (n, k) int64 positions and (n, k) float64 noisy scores
+        (``scores[r, positions[r]] + sigma * z``), best first.
     """
-    m = scores.size
-    if sigma == 0.0:
-        return _best(np.arange(m), np.zeros(m), scores.astype(np.float64), k)
-    thr = head_threshold(scores, k + pad)
-    head = np.flatnonzero(scores >= thr)
-    if head.size < k:  # a sample that aimed too high: fall back to the exact k-th best score
-        thr = float(np.partition(scores, m - k)[m - k])
-        head = np.flatnonzero(scores >= thr)
-    z = rng.standard_normal(head.size)
-    noisy = scores[head] + sigma * z
-    # Only the head's k best can make the top k: the rest of the head is dropped here.
-    top = np.argpartition(noisy, head.size - k)[head.size - k :]
-    positions, z, noisy, n_rest = head[top], z[top], noisy[top], m - head.size
-    t_star = (float(noisy.min()) - thr) / sigma - _MARGIN
-    count = int(rng.binomial(n_rest, _upper_tail(t_star)))
-    if count:
-        hits = uniform_subset(n_rest, count, rng)  # among the rest, in position order
-        # The j-th position not in the (sorted) head is j plus the head positions at or before it.
-        late = hits + np.searchsorted(head - np.arange(head.size), hits, side="right")
-        late_z = truncated_normal_above(t_star, count, rng)
-        positions, z = np.concatenate([positions, late]), np.concatenate([z, late_z])
-        noisy = np.concatenate([noisy, scores[late] + sigma * late_z])
-    return _best(positions, z, noisy, k)
+    n, m = scores.shape
+    if len(rngs) != n:
+        raise ValueError(f"need one generator per row ({n}), got {len(rngs)}")
+    if not 1 <= k <= m:
+        raise ValueError(f"k must be between 1 and the number of products {m}, got {k}")
+    if not sigma > 0.0:
+        if sigma == 0.0:
+            order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+            return order, np.take_along_axis(scores, order, axis=1).astype(np.float64)
+        raise ValueError(f"sigma must be >= 0, got {sigma}")
+    flat_scores = scores.reshape(-1)
+    threshold = _sample_threshold(scores, k + head_pad)
+    head, starts = _at_least(scores, threshold)
+    short = starts[1:] - starts[:-1] < k
+    if (head.size < k) if n == 1 else short.any():  # a sample that aimed too high: the exact k-th best
+        threshold[short] = np.partition(scores[short], m - k, axis=1)[:, m - k]
+        head, starts = _at_least(scores, threshold)
+
+    # Row by row: the head's noise, tau (the k-th best noisy score of the head, below which nothing
+    # can make the top k), the probability q = Q(t) that any other product reaches it, and the
+    # uniforms of the late draws.
+    head_noisy = np.empty(head.size)
+    late = _LateDraws(n, m)
+    bounds = starts.tolist()
+    for r, (rng, cut) in enumerate(zip(rngs, threshold.tolist(), strict=True)):
+        a, b = bounds[r], bounds[r + 1]
+        np.add(flat_scores[head[a:b]], sigma * rng.standard_normal(b - a), out=head_noisy[a:b])
+        ranked = head_noisy[a:b].copy()
+        ranked.partition(b - a - k)
+        tau = float(ranked[b - a - k])
+        late.draw(r, tau, _upper_tail((tau - cut) / sigma - _MARGIN), rng)
+    late_flat, late_noisy = late.successes(scores, sigma, threshold)
+
+    # Candidates: whatever reaches tau (the head's k best at least); the k best of them, per row.
+    keep = head_noisy >= (late.tau if n == 1 else late.tau[np.repeat(np.arange(n), starts[1:] - starts[:-1])])
+    return _best_per_row(
+        np.concatenate([head[keep], late_flat]), np.concatenate([head_noisy[keep], late_noisy]), n, m, k
+    )
 
 
-def noisy_top_k(
-    within: np.ndarray,
-    shifts: np.ndarray,
-    index: CategoryIndex,
-    k: int,
-    sigma: float,
-    rng: np.random.Generator,
-    pad: int = 1500,
+def _best_per_row(
+    flat: np.ndarray, noisy: np.ndarray, n: int, m: int, k: int
 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`noisy_top_k_of_scores` of ``within + shifts[category]`` (scores given per category
-    part), returning ``(positions, z)``.
+    """The ``k`` highest ``noisy`` of each row (flat indices ``row * m + position``), best first.
 
-    Args:
-        within: (m,) noiseless scores in grouped order, without the per-category shift.
-        shifts: (n_categories,) the per-category shift (the lexical term).
-        index: the grouping (only its ``categories`` are read).
+    Ties go to the row's earlier entry in the given order (rows padded with -inf, a stable sort).
     """
-    return noisy_top_k_of_scores(within + shifts[index.categories], k, sigma, rng, pad)[:2]
+    if n == 1:
+        best = np.argsort(-noisy, kind="stable")[:k]
+        return flat[best][None], noisy[best][None]
+    rows = flat // m
+    order = np.argsort(rows, kind="stable")  # rows together, each in the given order
+    flat, noisy, rows = flat[order], noisy[order], rows[order]
+    row_starts = np.searchsorted(rows, np.arange(n))
+    columns = np.arange(flat.size) - row_starts[rows]
+    padded = np.full((n, int(columns.max()) + 1), -np.inf)
+    padded[rows, columns] = noisy
+    best = np.argsort(-padded, axis=1, kind="stable")[:, :k]
+    chosen = flat[row_starts[:, None] + best]
+    return chosen - np.arange(n)[:, None] * m, np.take_along_axis(padded, best, axis=1)
+
+
+def _at_least(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The flat indices of the entries reaching their row's threshold, and the (n + 1,) row boundaries."""
+    n, m = scores.shape
+    flat = np.flatnonzero(scores >= thresholds[:, None])
+    return flat, np.array([0, flat.size]) if n == 1 else np.searchsorted(flat, np.arange(n + 1) * m)
+
+
+class _LateDraws:
+    """The products outside the head that reach tau: a Bernoulli(q[r]) process over each row's
+    positions, with N(0, 1) noise truncated to [t, inf) where Q(t) = q[r].
+
+    :meth:`draw` takes row r's ``2 * budget`` uniforms in one call, ``budget`` well above the
+    expected successes m * q: as many geometric gaps (the success positions are their running
+    sums) and as many uniforms for the successes' noise. :meth:`successes` then works on all rows
+    at once; a row whose gaps end before position m - 1 draws further chunks (rare).
+    """
+
+    def __init__(self, n: int, m: int) -> None:
+        self.m = m
+        self.tau = np.empty(n)
+        self.q = np.empty(n)
+        self.budget = np.empty(n, dtype=np.int64)
+        self.rngs: list[np.random.Generator] = []
+        self.uniforms: list[np.ndarray] = []
+
+    def draw(self, r: int, tau: float, q: float, rng: np.random.Generator) -> None:
+        mean = self.m * q
+        sds, extra = _BUDGET_SLACK
+        budget = max(1, math.ceil(mean + sds * math.sqrt(mean) + extra))
+        self.tau[r], self.q[r], self.budget[r] = tau, q, budget
+        self.rngs.append(rng)
+        self.uniforms.append(rng.random(2 * budget))
+
+    def successes(
+        self, scores: np.ndarray, sigma: float, threshold: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """The successes below the head threshold whose noisy score reaches tau: flat indices, noisy scores."""
+        m, budget = self.m, self.budget
+        if budget.size == 1:  # one row: the same numbers with fewer numpy calls
+            flat, z = self._row(0, -1.0, self.uniforms[0])
+            late_scores = scores.reshape(-1)[flat]
+            noisy = late_scores + sigma * z
+            keep = (late_scores < threshold[0]) & (noisy >= self.tau[0])
+            return flat[keep], noisy[keep]
+        rows = np.repeat(np.arange(budget.size), budget)
+        starts = np.concatenate([[0], np.cumsum(budget)])
+        uniforms = np.concatenate(self.uniforms)
+        first = starts[rows] + np.arange(rows.size)  # a row's gaps lie before its z uniforms
+        q = self.q[rows]
+        total = np.cumsum(_gaps(uniforms[first], _log_fail(self.q)[rows], m))
+        # Each row's running sums (exact integers) minus one: 0-based positions.
+        position = total - np.repeat(np.concatenate([[0.0], total[starts[1:-1] - 1]]), budget) - 1.0
+        hit = position < m
+        flat = rows[hit] * m + position[hit].astype(np.int64)
+        z = _truncated_by_inversion(uniforms[first + budget[rows]][hit], q[hit])
+        unfinished = np.flatnonzero(position[starts[1:] - 1] < m - 1).tolist()
+        if unfinished:
+            extra = [self._row(r, float(position[starts[r + 1] - 1])) for r in unfinished]
+            flat = np.concatenate([flat, *(e[0] for e in extra)])
+            z = np.concatenate([z, *(e[1] for e in extra)])
+            order = np.argsort(flat // m, kind="stable")
+            flat, z = flat[order], z[order]
+        rows = flat // m
+        late_scores = scores.reshape(-1)[flat]
+        noisy = late_scores + sigma * z
+        keep = (late_scores < threshold[rows]) & (noisy >= self.tau[rows])  # head products have theirs
+        return flat[keep], noisy[keep]
+
+    def _row(
+        self, r: int, reached: float, uniforms: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Row r's successes after position ``reached``: from ``uniforms`` (gaps, then z's) if given,
+        then from further chunks of the same size while the gaps end before position m - 1."""
+        m, chunk, q = self.m, int(self.budget[r]), self.q[r : r + 1]
+        log_fail = _log_fail(q)
+        positions, zs = [], []
+        while True:
+            if uniforms is None:
+                uniforms = self.rngs[r].random(2 * chunk)
+            position = reached + np.cumsum(_gaps(uniforms[:chunk], log_fail, m))
+            hit = position < m
+            positions.append(position[hit].astype(np.int64))
+            zs.append(_truncated_by_inversion(uniforms[chunk:][hit], q))
+            reached, uniforms = float(position[-1]), None
+            if reached >= m - 1:
+                break
+        flat, z = (positions[0], zs[0]) if len(zs) == 1 else (np.concatenate(positions), np.concatenate(zs))
+        return flat + r * m if r else flat, z
+
+
+def _gaps(u: np.ndarray, log_fail: np.ndarray, m: int) -> np.ndarray:
+    """Geometric gaps between Bernoulli(q) successes, as float64 integers, from uniforms u in [0, 1).
+
+    G = floor(log(v) / log(1 - q)) + 1 >= 1 for v = 1 - u in (0, 1], with ``log_fail`` = log(1 - q)
+    (see :func:`_log_fail`). A gap past m ends a row's successes; capping gaps at m + 1 keeps every
+    running sum a small exact integer.
+    """
+    return np.minimum(np.floor(np.log1p(-u) / log_fail) + 1.0, m + 1.0)
+
+
+def _log_fail(q: np.ndarray) -> np.ndarray:
+    """log(1 - q), kept at most -1e-300 so that the gaps' division never overflows (q below 1e-300
+    then has no success in any catalog, as it should to within 1e-290)."""
+    return np.minimum(np.log1p(-q), -1e-300)
+
+
+def _truncated_by_inversion(u: np.ndarray, q: np.ndarray) -> np.ndarray:
+    """N(0, 1) conditioned on Z >= t, where Q(t) = q, from uniforms u in [0, 1): -ndtri((1 - u) * q)."""
+    return -_ndtri(np.maximum((1.0 - u) * q, np.finfo(np.float64).tiny))
+
+
+@lru_cache(maxsize=16)
+def _batched_rows_match(d: int, m: int, dtype: np.dtype) -> bool:
+    """Whether ``(n, d) @ (d, m)`` gives each row exactly as ``(1, d) @ (d, m)`` does (BLAS-dependent)."""
+    rng = np.random.default_rng(0)
+    matrix = rng.standard_normal((d, m)).astype(dtype)
+    vectors = rng.standard_normal((67, d)).astype(dtype)
+    batch = vectors @ matrix
+    cuts = (0, 1, 2, 3, 5, 8, 13, 21, 34, 67)
+    return all(np.array_equal(vectors[i:j] @ matrix, batch[i:j]) for i, j in zip(cuts, cuts[1:])) and all(
+        np.array_equal(vectors[i : i + 1] @ matrix, batch[i : i + 1]) for i in range(0, 67, 11)
+    )
 
 
 def noisy_top_k_rows(
     matrix: np.ndarray, vectors: np.ndarray, k: int, sigma: float, rngs: list[np.random.Generator]
 ) -> tuple[np.ndarray, np.ndarray]:
-    """The ``k`` best positions of each row of ``vectors @ matrix`` under N(0, sigma^2) noise, best first.
+    """:func:`noisy_top_k_of_score_rows` of the scores ``vectors @ matrix``.
 
     Args:
         matrix: (d, m) float32, C-contiguous (e.g. :attr:`CategoryIndex.matrix`).
         vectors: (n, d) float32 query rows.
-        k: how many positions per row (1 <= k <= m).
-        sigma: the noise scale.
-        rngs: one generator per row (row i's noise comes from ``rngs[i]`` alone).
+        k, sigma, rngs: as :func:`noisy_top_k_of_score_rows`.
 
     Returns:
-        ``(positions, noisy)``: (n, k) int64 positions and (n, k) float64 noisy scores, best first.
-        Row i is the same whether computed alone or in a batch.
+        ``(positions, noisy)``, each (n, k), best first; row i is the same alone or in a batch.
     """
-    positions = np.empty((len(rngs), k), dtype=np.int64)
-    noisy = np.empty((len(rngs), k))
-    scores = np.empty(matrix.shape[1], dtype=np.float32)
-    for row, rng in enumerate(rngs):
-        np.matmul(vectors[row], matrix, out=scores)
-        positions[row], _, noisy[row] = noisy_top_k_of_scores(scores, k, sigma, rng)
-    return positions, noisy
+    vectors = np.asarray(vectors, dtype=matrix.dtype)
+    if len(vectors) == 1 or _batched_rows_match(*matrix.shape, matrix.dtype):
+        scores = vectors @ matrix
+    else:  # pragma: no cover - a BLAS whose batched rows differ from single rows
+        scores = np.concatenate([vectors[i : i + 1] @ matrix for i in range(len(vectors))])
+    return noisy_top_k_of_score_rows(scores, k, sigma, rngs)
 
 
-def _best(
-    positions: np.ndarray, z: np.ndarray, noisy: np.ndarray, k: int
-) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The ``k`` entries with the highest ``noisy`` values, best first (positions, z, noisy)."""
-    if k < noisy.size:
-        top = np.argpartition(noisy, noisy.size - k)[noisy.size - k :]
-        positions, z, noisy = positions[top], z[top], noisy[top]
-    order = np.argsort(-noisy, kind="stable")
-    return positions[order], z[order], noisy[order]
+def noisy_top_k_of_scores(
+    scores: np.ndarray, k: int, sigma: float, rng: np.random.Generator, **pads: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """One row of :func:`noisy_top_k_of_score_rows`: ``(positions, noisy)``, each (k,), best first."""
+    row = np.ascontiguousarray(scores, dtype=np.float32)[None]
+    positions, noisy = noisy_top_k_of_score_rows(row, k, sigma, [rng], **pads)
+    return positions[0], noisy[0]

@@ -7,8 +7,6 @@ Tolerances are 4.5 binomial standard errors of the sample at hand (a false alarm
 from __future__ import annotations
 
 import dataclasses
-import math
-import types
 
 import numpy as np
 import pytest
@@ -24,13 +22,6 @@ from recframe.environments.pet_retail.config import BehaviorConfig, RetentionCon
 from recframe.environments.pet_retail.population import Population
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores
-from recframe.environments.pet_retail.retrieval import (
-    CategoryIndex,
-    noisy_top_k,
-    noisy_top_k_of_scores,
-    truncated_normal_above,
-    uniform_subset,
-)
 from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog
 
 Z = 4.5
@@ -196,130 +187,6 @@ def test_per_query_generators_score_like_one_query_at_a_time():
         )
     with pytest.raises(TypeError, match="one Generator per query"):
         relevance_scores(queries, catalog, config, rngs[:2])
-
-
-def test_truncated_normals_lie_above_the_cut_with_the_right_mean():
-    rng = np.random.default_rng(0)
-    n = 20_000
-    for t in (-0.5, 0.3, 1.0, 3.0):
-        draws = truncated_normal_above(t, n, rng)
-        assert draws.shape == (n,) and draws.min() >= t
-        q = 0.5 * math.erfc(t / math.sqrt(2))
-        mean = math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / q  # E[Z | Z >= t]
-        var = 1 + t * mean - mean**2
-        assert abs(draws.mean() - mean) <= Z * math.sqrt(var / n), t
-
-
-def test_lazy_noise_top_k_matches_scoring_every_product():
-    """noisy_top_k against the brute force (noise on every product) on a small, crowded catalog.
-
-    Noiseless scores much closer together than the noise, and a pad of 3, make most of the top k
-    come from the late, truncated draws; the best and k-th best noisy scores and each product's
-    chance of making the top k must match.
-    """
-    config = SimulatorConfig.from_dict({"catalog": {"n_products": 300}})
-    index = CategoryIndex(load_catalog(config))
-    rng = np.random.default_rng(1)
-    within = rng.normal(0.0, 0.02, 300)
-    shifts = np.array([0.0, 0.02, -0.05, 0.01])
-    scores = within + shifts[index.categories]
-    k, sigma, trials = 5, 0.05, 8_000
-    hits = {"brute": np.zeros(300), "lazy": np.zeros(300)}
-    ends = {"brute": np.empty((trials, 2)), "lazy": np.empty((trials, 2))}
-    for trial in range(trials):
-        noisy = scores + sigma * rng.standard_normal(300)
-        top = np.argsort(-noisy)[:k]
-        hits["brute"][top] += 1
-        ends["brute"][trial] = noisy[top[[0, -1]]]
-        positions, z = noisy_top_k(within, shifts, index, k, sigma, rng, pad=3)
-        lazy_noisy = scores[positions] + sigma * z
-        assert np.all(np.diff(lazy_noisy) <= 0) and len(set(positions.tolist())) == k
-        hits["lazy"][positions] += 1
-        ends["lazy"][trial] = lazy_noisy[[0, -1]]
-    p = hits["brute"] / trials
-    varied = (p > 0.01) & (p < 0.99)
-    assert varied.sum() > 30  # a crowded top: many products compete for the k places
-    tolerance = Z * np.sqrt(2 * p * (1 - p) / trials)
-    assert np.all(np.abs(hits["lazy"] / trials - p)[varied] <= tolerance[varied])
-    for column in (0, 1):
-        brute, lazy = ends["brute"][:, column], ends["lazy"][:, column]
-        assert abs(lazy.mean() - brute.mean()) <= Z * np.sqrt(2 * brute.var() / trials), column
-
-
-def test_lazy_noise_top_k_is_exact_at_the_head_boundary():
-    """Products tied with the head's lowest score are drawn exactly as often as the brute force picks them."""
-    index = types.SimpleNamespace(bounds=[0, 3], categories=np.zeros(3, dtype=np.int64))
-    within, shifts, sigma, trials = np.array([0.0, 0.0, -0.05]), np.zeros(1), 0.05, 20_000
-    rng = np.random.default_rng(2)
-    lazy = np.bincount(
-        [noisy_top_k(within, shifts, index, 1, sigma, rng, pad=0)[0][0] for _ in range(trials)], minlength=3
-    )
-    brute = np.bincount(np.argmax(within + sigma * rng.standard_normal((trials, 3)), axis=1), minlength=3)
-    p = brute / trials
-    assert np.all(np.abs(lazy / trials - p) <= Z * np.sqrt(2 * p * (1 - p) / trials))
-
-
-def test_uniform_subsets_are_uniform_sorted_and_distinct():
-    rng = np.random.default_rng(3)
-    for n, size in ((50, 3), (6, 4)):  # the rejection path and the rng.choice path
-        trials = 20_000
-        counts = np.zeros(n)
-        for _ in range(trials):
-            subset = uniform_subset(n, size, rng)
-            assert subset.size == size and np.all(np.diff(subset) > 0) and 0 <= subset[0] and subset[-1] < n
-            counts[subset] += 1
-        p = size / n
-        assert all(_within(c, trials, p) for c in counts), (n, size)
-
-
-def test_sampled_head_threshold_keeps_the_top_k_exact():
-    """noisy_top_k_of_scores against the brute force on a catalog large enough for the strided sample.
-
-    2,000 crowded scores and a small pad: the sampled threshold gives heads of varying size (and
-    sometimes fewer than k, the fallback), and most queries need late draws from the rest.
-    """
-    rng = np.random.default_rng(4)
-    scores = rng.normal(0.0, 0.03, 2_000).astype(np.float32)
-    k, sigma, trials = 5, 0.05, 6_000
-    hits = {"brute": np.zeros(scores.size), "lazy": np.zeros(scores.size)}
-    kth = {"brute": np.empty(trials), "lazy": np.empty(trials)}
-    for trial in range(trials):
-        noisy = scores + sigma * rng.standard_normal(scores.size)
-        top = np.argsort(-noisy)[:k]
-        hits["brute"][top] += 1
-        kth["brute"][trial] = noisy[top[-1]]
-        positions, z, lazy_noisy = noisy_top_k_of_scores(scores, k, sigma, rng, pad=2)
-        np.testing.assert_array_equal(lazy_noisy, scores[positions] + sigma * z)
-        assert np.all(np.diff(lazy_noisy) <= 0) and len(set(positions.tolist())) == k
-        hits["lazy"][positions] += 1
-        kth["lazy"][trial] = lazy_noisy[-1]
-    p = hits["brute"] / trials
-    varied = (p > 0.01) & (p < 0.99)
-    assert varied.sum() > 30
-    tolerance = Z * np.sqrt(2 * p * (1 - p) / trials)
-    assert np.all(np.abs(hits["lazy"] / trials - p)[varied] <= tolerance[varied])
-    brute, lazy = kth["brute"], kth["lazy"]
-    assert abs(lazy.mean() - brute.mean()) <= Z * np.sqrt(2 * brute.var() / trials)
-
-
-def test_retrieval_ranks_by_the_textbook_relevance():
-    config = SimulatorConfig()
-    noiseless = SimulatorConfig.from_dict({"relevance": {"noise_sigma": 0.0}})
-    catalog = load_catalog(config)
-    for cfg in (config, noiseless):
-        sessions = ShopperSessions(cfg, catalog, 3)
-        idx = np.arange(3)
-        sessions.start(idx)
-        ids, relevance = sessions.top_products(idx, 50)
-        base = relevance_scores(sessions.query_rows(idx), catalog, noiseless, [np.random.default_rng(0)] * 3)
-        assert np.all(np.diff(relevance, axis=1) <= 0)
-        noise = relevance - np.take_along_axis(base, ids, axis=1)
-        if cfg is noiseless:  # no noise: exactly the 50 best by relevance
-            np.testing.assert_array_equal(ids, np.argsort(-base, axis=1, kind="stable")[:, :50])
-            np.testing.assert_allclose(noise, 0.0, atol=1e-6)
-        else:
-            assert np.abs(noise).max() < 6 * config.relevance.noise_sigma
-            assert np.abs(noise).max() > 0
 
 
 def test_lexical_shift_table_matches_the_token_overlap_of_drawn_queries():

@@ -1,0 +1,177 @@
+"""Retrieval: the exact noisy top k (lazy noise) against brute force, and its batch invariance.
+
+Brute force draws every product's noise; the lazy sampler must give the same distribution of
+products and scores. Tolerances are 4.5 standard errors of the sample at hand; every sample comes
+from a fixed seed, so the tests are deterministic.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+
+from recframe.environments.pet_retail import retrieval
+from recframe.environments.pet_retail.config import SimulatorConfig
+from recframe.environments.pet_retail.relevance import relevance_scores
+from recframe.environments.pet_retail.retrieval import (
+    noisy_top_k_of_score_rows,
+    noisy_top_k_of_scores,
+    noisy_top_k_rows,
+)
+from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
+
+Z = 4.5
+
+
+def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, **pads):
+    """Inclusion frequencies and k-th best noisy score: lazy sampler (batches of rows) vs brute force."""
+    rng = np.random.default_rng(seed)
+    m = scores.size
+    hits = {"brute": np.zeros(m), "lazy": np.zeros(m)}
+    kth = {"brute": [], "lazy": []}
+    rows = np.repeat(scores[None].astype(np.float32), batch, axis=0)
+    for _ in range(trials // batch):
+        noisy = scores + sigma * rng.standard_normal((batch, m))
+        top = np.argsort(-noisy, axis=1)[:, :k]
+        np.add.at(hits["brute"], top.ravel(), 1)
+        kth["brute"].extend(np.take_along_axis(noisy, top, axis=1)[:, -1])
+        rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=batch)]
+        positions, lazy = noisy_top_k_of_score_rows(rows, k, sigma, rngs, **pads)
+        assert np.all(np.diff(lazy, axis=1) <= 0)
+        assert all(len(set(row)) == k for row in positions.tolist())
+        assert np.abs(lazy - rows[0][positions]).max() < 8 * sigma
+        np.add.at(hits["lazy"], positions.ravel(), 1)
+        kth["lazy"].extend(lazy[:, -1])
+    n = trials // batch * batch
+    p = hits["brute"] / n
+    varied = (p > 0.01) & (p < 0.99)
+    assert varied.sum() > 30  # a crowded top: many products compete for the k places
+    tolerance = Z * np.sqrt(2 * p * (1 - p) / n)
+    assert np.all(np.abs(hits["lazy"] / n - p)[varied] <= tolerance[varied])
+    brute, lazy = np.array(kth["brute"]), np.array(kth["lazy"])
+    assert abs(lazy.mean() - brute.mean()) <= Z * math.sqrt(2 * brute.var() / n)
+
+
+@pytest.mark.parametrize("head_pad", [0, 5, 200])
+def test_lazy_top_k_matches_noise_on_every_product(head_pad):
+    """Crowded scores (spread below sigma): with a small head most of the top k comes from late draws."""
+    scores = np.random.default_rng(4).normal(0.0, 0.03, 2_000)
+    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=head_pad, head_pad=head_pad)
+
+
+def test_rows_whose_late_draws_need_further_chunks_stay_exact(monkeypatch):
+    """A budget of about the mean leaves many rows short of the catalog's end: they continue chunk by chunk."""
+    monkeypatch.setattr(retrieval, "_BUDGET_SLACK", (0.0, 0.0))
+    scores = np.random.default_rng(5).normal(0.0, 0.03, 2_000)
+    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=11, head_pad=5)
+
+
+def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
+    scores, sigma, trials = np.array([0.0, 0.0, -0.05], dtype=np.float32), 0.05, 20_000
+    rng = np.random.default_rng(2)
+    lazy = np.bincount(
+        [noisy_top_k_of_scores(scores, 1, sigma, rng, head_pad=0)[0][0] for _ in range(trials)], minlength=3
+    )
+    brute = np.bincount(np.argmax(scores + sigma * rng.standard_normal((trials, 3)), axis=1), minlength=3)
+    p = brute / trials
+    assert np.all(np.abs(lazy / trials - p) <= Z * np.sqrt(2 * p * (1 - p) / trials))
+
+
+@pytest.mark.parametrize("slack", [(6.0, 8.0), (0.0, 0.0)])
+def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, slack):
+    """Row r depends only on its scores and generator: batches of 1, 7 and 40 give the same numbers,
+    also when rows fall back to the exact k-th best (a head pad of 0) or continue their late draws."""
+    monkeypatch.setattr(retrieval, "_BUDGET_SLACK", slack)
+    rng = np.random.default_rng(6)
+    scores = rng.normal(0.0, 0.03, (40, 3_000)).astype(np.float32)
+    scores[:5] += np.linspace(0.0, 0.2, 3_000, dtype=np.float32)  # differently shaped rows
+    for head_pad in (0, 450):
+        results = {}
+        for size in (1, 7, 40):
+            positions, noisy = [], []
+            for start in range(0, 40, size):
+                rngs = [np.random.default_rng(1000 + r) for r in range(start, min(start + size, 40))]
+                p, v = noisy_top_k_of_score_rows(scores[start : start + size], 20, 0.05, rngs, head_pad)
+                positions.append(p)
+                noisy.append(v)
+            results[size] = (np.concatenate(positions), np.concatenate(noisy))
+        for size in (7, 40):
+            np.testing.assert_array_equal(results[size][0], results[1][0])
+            np.testing.assert_array_equal(results[size][1], results[1][1])
+
+
+def test_noiseless_retrieval_is_the_exact_top_k_and_bad_arguments_are_named():
+    scores = np.array([[0.3, 0.9, 0.1, 0.9]], dtype=np.float32)
+    positions, noisy = noisy_top_k_of_score_rows(scores, 3, 0.0, [np.random.default_rng(0)])
+    assert positions.tolist() == [[1, 3, 0]] and noisy.tolist() == [
+        [0.8999999761581421] * 2 + [0.30000001192092896]
+    ]
+    with pytest.raises(ValueError, match="one generator per row"):
+        noisy_top_k_of_score_rows(scores, 1, 0.1, [])
+    with pytest.raises(ValueError, match="k must be between 1 and the number of products 4, got 5"):
+        noisy_top_k_of_score_rows(scores, 5, 0.1, [np.random.default_rng(0)])
+    with pytest.raises(ValueError, match="sigma must be >= 0, got -0.1"):
+        noisy_top_k_of_score_rows(scores, 1, -0.1, [np.random.default_rng(0)])
+
+
+def test_truncated_noise_by_inversion_has_the_right_mean():
+    rng = np.random.default_rng(0)
+    n = 20_000
+    for t in (-0.5, 0.3, 1.0, 3.0, 6.0):
+        q = 0.5 * math.erfc(t / math.sqrt(2))
+        draws = retrieval._truncated_by_inversion(rng.random(n), np.full(n, q))
+        assert draws.min() >= t - 1e-9
+        mean = math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / q  # E[Z | Z >= t]
+        var = 1 + t * mean - mean**2
+        assert abs(draws.mean() - mean) <= Z * math.sqrt(var / n), t
+
+
+def test_geometric_gaps_give_bernoulli_successes():
+    """Positions from the gaps: each of m trials succeeds with probability q, independently of the others."""
+    rng = np.random.default_rng(1)
+    m, q, rows = 50, 0.1, 20_000
+    hits = np.zeros(m)
+    pairs = 0
+    log_fail = retrieval._log_fail(np.array([q]))
+    for _ in range(rows):
+        position = np.cumsum(retrieval._gaps(rng.random(30), log_fail, m)) - 1.0
+        chosen = position[position < m].astype(int)
+        hits[chosen] += 1
+        pairs += np.isin([3, 4], chosen).all()
+    assert np.all(np.abs(hits / rows - q) <= Z * math.sqrt(q * (1 - q) / rows))
+    assert abs(pairs / rows - q * q) <= Z * math.sqrt(q * q * (1 - q * q) / rows)
+    assert retrieval._gaps(np.array([0.5]), retrieval._log_fail(np.array([0.0])), m)[0] == m + 1
+
+
+def test_batched_products_match_row_products_on_this_blas():
+    """The BLAS check behind the batched score product (else rows are multiplied one by one)."""
+    index = ShopperSessions(SimulatorConfig(), load_catalog(SimulatorConfig()), 1).index
+    assert retrieval._batched_rows_match(*index.matrix.shape, index.matrix.dtype)
+    vectors = np.random.default_rng(0).standard_normal((9, index.matrix.shape[0])).astype(np.float32)
+    rngs = lambda: [np.random.default_rng(r) for r in range(9)]  # noqa: E731
+    batch = noisy_top_k_rows(index.matrix, vectors, 10, 0.05, rngs())
+    single = [noisy_top_k_rows(index.matrix, vectors[r : r + 1], 10, 0.05, [g]) for r, g in enumerate(rngs())]
+    np.testing.assert_array_equal(batch[0], np.concatenate([s[0] for s in single]))
+    np.testing.assert_array_equal(batch[1], np.concatenate([s[1] for s in single]))
+
+
+def test_retrieval_ranks_by_the_textbook_relevance():
+    config = SimulatorConfig()
+    noiseless = SimulatorConfig.from_dict({"relevance": {"noise_sigma": 0.0}})
+    catalog = load_catalog(config)
+    for cfg in (config, noiseless):
+        sessions = ShopperSessions(cfg, catalog, 3)
+        idx = np.arange(3)
+        sessions.start(idx)
+        ids, relevance = sessions.top_products(idx, 50)
+        base = relevance_scores(sessions.query_rows(idx), catalog, noiseless, [np.random.default_rng(0)] * 3)
+        assert np.all(np.diff(relevance, axis=1) <= 0)
+        noise = relevance - np.take_along_axis(base, ids, axis=1)
+        if cfg is noiseless:  # no noise: exactly the 50 best by relevance
+            np.testing.assert_array_equal(ids, np.argsort(-base, axis=1, kind="stable")[:, :50])
+            np.testing.assert_allclose(noise, 0.0, atol=1e-6)
+        else:
+            assert np.abs(noise).max() < 6 * config.relevance.noise_sigma
+            assert np.abs(noise).max() > 0
