@@ -7,7 +7,8 @@ can make it. :func:`noisy_top_k_of_score_rows` returns, for every row of a score
 with the same joint distribution of products and noisy scores as drawing every product's noise:
 
 1. From the noiseless scores alone, a threshold per row: rank ``k + head_pad`` of an evenly strided
-   sample of 256 scores, scaled up. The *head* is the products scoring at least that (widened to
+   sample of 256 scores, scaled up, or 5 sigma below rank 2k if that is higher (a top that is not
+   crowded, as under strong boosts). The *head* is the products scoring at least that (widened to
    the exact k best if the sample aimed too high).
 2. The head's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
    score of the head: no product scoring below tau can make the top k.
@@ -57,6 +58,9 @@ _SAMPLE = 256
 _BUDGET_SLACK = (6.0, 8.0)
 """A row draws mean + 6 sd + 8 gaps for its late successes (about Poisson): rarely short, then it draws more."""
 
+_HEAD_SPREAD = 5.0
+"""The head reaches at least this many sigma below the 2k-th best score (estimated from the sample)."""
+
 HEAD_PAD = 450
 """Default head: about ``k + HEAD_PAD`` products get their noise up front (tuned on the default world)."""
 
@@ -100,17 +104,23 @@ class CategoryIndex:
         return CategoryIndex(catalog)
 
 
-def _sample_threshold(scores: np.ndarray, rank: int) -> np.ndarray:
-    """Per row, a score about ``rank`` products reach: that rank in an evenly strided sample, scaled.
+def _head_threshold(scores: np.ndarray, k: int, head_pad: int, spread: float) -> np.ndarray:
+    """Per row, the head threshold: the score about ``k + head_pad`` products reach, but no lower
+    than ``spread`` below the score about 2k products reach (where the top is not crowded, as
+    under strong boosts, fewer products then make the head).
 
-    Only a function of the noiseless scores (what keeps the sampler exact). Returns (n,) float32.
+    Ranks are read off an evenly strided sample of the scores (rank 2k at least three sample
+    points deep, so that the head rarely falls short of k). Only a function of the noiseless
+    scores, what keeps the sampler exact. Returns (n,) float32.
     """
     m = scores.shape[1]
     stride = max(1, m // _SAMPLE)
-    sample = np.ascontiguousarray(scores[:, ::stride])
-    sample.sort(axis=1)
+    sample = np.sort(scores[:, ::stride], axis=1)
     size = sample.shape[1]
-    return sample[:, size - min(size, max(1, -(-rank // stride)))].copy()
+    crowded, spread_out = (
+        sample[:, size - min(size, -(-rank // stride))] for rank in (k + head_pad, 2 * k + 2 * stride)
+    )
+    return np.maximum(crowded, spread_out - np.float32(spread))
 
 
 def noisy_top_k_of_score_rows(
@@ -142,7 +152,7 @@ def noisy_top_k_of_score_rows(
             return order, np.take_along_axis(scores, order, axis=1).astype(np.float64)
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     flat_scores = scores.reshape(-1)
-    threshold = _sample_threshold(scores, k + head_pad)
+    threshold = _head_threshold(scores, k, head_pad, _HEAD_SPREAD * sigma)
     head, starts = _at_least(scores, threshold)
     short = starts[1:] - starts[:-1] < k
     if (head.size < k) if n == 1 else short.any():  # a sample that aimed too high: the exact k-th best

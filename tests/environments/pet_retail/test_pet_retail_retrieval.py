@@ -25,7 +25,7 @@ from recframe.environments.pet_retail.sessions import ShopperSessions, load_cata
 Z = 4.5
 
 
-def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, **pads):
+def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, min_varied=30, **pads):
     """Inclusion frequencies and k-th best noisy score: lazy sampler (batches of rows) vs brute force."""
     rng = np.random.default_rng(seed)
     m = scores.size
@@ -47,7 +47,7 @@ def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, **pads):
     n = trials // batch * batch
     p = hits["brute"] / n
     varied = (p > 0.01) & (p < 0.99)
-    assert varied.sum() > 30  # a crowded top: many products compete for the k places
+    assert varied.sum() > min_varied  # many products compete for the k places
     tolerance = Z * np.sqrt(2 * p * (1 - p) / n)
     assert np.all(np.abs(hits["lazy"] / n - p)[varied] <= tolerance[varied])
     brute, lazy = np.array(kth["brute"]), np.array(kth["lazy"])
@@ -59,6 +59,16 @@ def test_lazy_top_k_matches_noise_on_every_product(head_pad):
     """Crowded scores (spread below sigma): with a small head most of the top k comes from late draws."""
     scores = np.random.default_rng(4).normal(0.0, 0.03, 2_000)
     _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=head_pad, head_pad=head_pad)
+
+
+def test_a_spread_out_top_takes_a_small_head_and_stays_exact():
+    """Scores spread well beyond sigma (as under strong boosts): the head stops 5 sigma below rank k."""
+    scores = np.random.default_rng(7).normal(0.0, 0.5, 4_000)
+    rows = scores[None].astype(np.float32)
+    head = rows >= retrieval._head_threshold(rows, 5, retrieval.HEAD_PAD, 5 * 0.05)[:, None]
+    k_plus_pad_head = (rows >= retrieval._head_threshold(rows, 5, retrieval.HEAD_PAD, np.inf)[:, None]).sum()
+    assert k_plus_pad_head >= 2 * head.sum() >= 2 * 5  # half the crowded rule's head, or less
+    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=8, min_varied=8)
 
 
 def test_rows_whose_late_draws_need_further_chunks_stay_exact(monkeypatch):
