@@ -159,15 +159,17 @@ def noisy_top_k_of_score_rows(
         threshold[short] = np.partition(scores[short], m - k, axis=1)[:, m - k]
         head, starts = _at_least(scores, threshold)
 
-    # Row by row: the head's noise, tau (the k-th best noisy score of the head, below which nothing
-    # can make the top k), the probability q = Q(t) that any other product reaches it, and the
-    # uniforms of the late draws.
-    head_noisy = np.empty(head.size)
-    late = _LateDraws(n, m)
+    # The head's noise; then row by row tau (the k-th best noisy score of the head, below which
+    # nothing can make the top k), the probability q = Q(t) that another product reaches it, and
+    # the uniforms of the late draws.
     bounds = starts.tolist()
+    z = np.empty(head.size)
+    for r, rng in enumerate(rngs):
+        rng.standard_normal(out=z[bounds[r] : bounds[r + 1]])
+    head_noisy = flat_scores[head] + sigma * z
+    late = _LateDraws(n, m)
     for r, (rng, cut) in enumerate(zip(rngs, threshold.tolist(), strict=True)):
         a, b = bounds[r], bounds[r + 1]
-        np.add(flat_scores[head[a:b]], sigma * rng.standard_normal(b - a), out=head_noisy[a:b])
         ranked = head_noisy[a:b].copy()
         ranked.partition(b - a - k)
         tau = float(ranked[b - a - k])
