@@ -113,14 +113,28 @@ class Cascade:
     """What each shopper did at each position of the list shown.
 
     Attributes:
-        examined, clicks, buys: (n, k) bool; ``examined`` is a prefix of each row.
+        flags: (3, n, k) bool: examined, clicked and bought, stacked (so that their counts are one
+            reduction); :attr:`examined`, :attr:`clicks` and :attr:`buys` are its planes.
         satisfaction: (n,) satisfaction at the end of the cascade.
     """
 
-    examined: np.ndarray
-    clicks: np.ndarray
-    buys: np.ndarray
+    flags: np.ndarray
     satisfaction: np.ndarray
+
+    @property
+    def examined(self) -> np.ndarray:
+        """(n, k) bool, a prefix of each row."""
+        return self.flags[0]
+
+    @property
+    def clicks(self) -> np.ndarray:
+        """(n, k) bool."""
+        return self.flags[1]
+
+    @property
+    def buys(self) -> np.ndarray:
+        """(n, k) bool."""
+        return self.flags[2]
 
 
 def simulate_cascade(
@@ -152,13 +166,11 @@ def simulate_cascade(
     reached = np.concatenate(
         [np.ones((n, 1), dtype=bool), np.logical_and.accumulate(go_on, axis=1)[:, :-1]], axis=1
     )
-    examined = reached & would_examine
-    return Cascade(
-        examined=examined,
-        clicks=examined & would_click,
-        buys=examined & would_buy,
-        satisfaction=np.where(examined, delta, 0.0).cumsum(axis=1)[:, -1],
-    )
+    flags = np.empty((3, *utility.shape), dtype=bool)
+    examined = np.logical_and(reached, would_examine, out=flags[0])
+    np.logical_and(examined, would_click, out=flags[1])
+    np.logical_and(examined, would_buy, out=flags[2])
+    return Cascade(flags=flags, satisfaction=np.where(examined, delta, 0.0).cumsum(axis=1)[:, -1])
 
 
 def _cascade_of_one(
@@ -170,10 +182,8 @@ def _cascade_of_one(
     the same order (satisfaction is the running sum that ``cumsum`` computes, and ``x - 0.0`` for
     a product not bought is ``x``), so single and vectorized environments still agree exactly.
     """
-    k = utility.shape[1]
-    examined = np.zeros((1, k), dtype=bool)
-    clicks = np.zeros((1, k), dtype=bool)
-    buys = np.zeros((1, k), dtype=bool)
+    flags = np.zeros((3, *utility.shape), dtype=bool)
+    examined, clicks, buys = flags[:, 0]
     fatigue = max(0.0, b.post_purchase_fatigue)
     rows = zip(
         utility[0].tolist(),
@@ -188,12 +198,12 @@ def _cascade_of_one(
     for position, (u, lp, bias, exam, click, buy) in enumerate(rows):
         if not exam < bias + b.exam_sensitivity * satisfaction:
             break
-        examined[0, position] = True
+        examined[position] = True
         if click < u:
-            clicks[0, position] = True
+            clicks[position] = True
             delta = b.satisfaction_gain * u
             if buy < b.beta_buy * u + b.beta0 - b.w_price_penalty * lp:
-                buys[0, position] = True
+                buys[position] = True
                 purchases += 1
                 delta -= fatigue
         else:
@@ -201,7 +211,7 @@ def _cascade_of_one(
         satisfaction += delta
         if purchases >= b.max_purchases or not satisfaction >= b.abandonment_threshold:
             break
-    return Cascade(examined=examined, clicks=clicks, buys=buys, satisfaction=np.array([satisfaction]))
+    return Cascade(flags=flags, satisfaction=np.array([satisfaction]))
 
 
 def retention_continues(

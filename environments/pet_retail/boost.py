@@ -232,7 +232,8 @@ class PetRetailBoostEnv(gym.Env[dict[str, Any], np.ndarray]):
         self._bound = action_bound(self.config, normalize_action)
         self._contains = compile_contains(self.observation_space)
         self._null_response = null_value(self.observation_space["response"])
-        self._idx = np.zeros(1, dtype=np.int64)
+        self._idx = np.zeros(1, dtype=np.int64)  # the shopper, for the ranker
+        self._slot = slice(0, 1)  # the shopper, for the engine (views rather than gathers)
         self._last: Outcome | None = None
         self._ended = True
 
@@ -252,7 +253,7 @@ class PetRetailBoostEnv(gym.Env[dict[str, Any], np.ndarray]):
         super().reset(seed=seed)
         if seed is not None:
             self.sessions.reseed(0, seed)
-        self.sessions.start(self._idx)
+        self.sessions.start(self._slot)
         self._last, self._ended = None, False
         return self._observation({k: v.copy() for k, v in self._null_response.items()}), {}
 
@@ -262,7 +263,7 @@ class PetRetailBoostEnv(gym.Env[dict[str, Any], np.ndarray]):
             raise RuntimeError("the episode has ended (or never started): call reset() before step()")
         weights = check_boost_weights(action, self._bound)[None, :] * (self.config.action.a_max / self._bound)
         ids = self.ranker.rank(self.sessions, self._idx, weights)
-        outcome = self._last = self.sessions.respond(self._idx, ids)
+        outcome = self._last = self.sessions.respond(self._slot, ids)
         self._ended = not bool(outcome.continues[0])
         info: dict[str, Any] = {name: float(outcome.components[name][0]) for name in COMPONENTS}
         info["product_ids"] = ids[0].copy()

@@ -16,7 +16,7 @@ import numpy as np
 
 from recframe.environments.pet_retail.config import RewardConfig
 
-__all__ = ["COMPONENTS", "ResponseReward", "reward_components"]
+__all__ = ["COMPONENTS", "ResponseReward", "reward_components", "reward_weights", "weighted_components"]
 
 COMPONENTS = ("gmv", "cm2", "strategic_purchases", "clicks")
 """The reward's components, in the order of the weights alpha_gmv, beta_cm2, gamma_strat, delta_clicks."""
@@ -37,19 +37,26 @@ def reward_components(
     Returns:
         ``{"reward", "gmv", "cm2", "strategic_purchases", "clicks"}``, each (n,) float64.
     """
-    # np.add.reduce rather than .sum(): the same sums without the wrapper's Python overhead, and
-    # the bool counts come out float64 directly (this runs once per query, mostly for one shopper).
-    parts = {
-        "gmv": np.add.reduce(revenue, axis=1),
-        "cm2": np.add.reduce(margin, axis=1),
-        "strategic_purchases": np.add.reduce(strategic, axis=1, dtype=np.float64),
-        "clicks": np.add.reduce(clicks, axis=1, dtype=np.float64),
-    }
-    weights = (cfg.alpha_gmv, cfg.beta_cm2, cfg.gamma_strat, cfg.delta_clicks)
-    reward = weights[0] * parts["gmv"]
-    for weight, name in zip(weights[1:], COMPONENTS[1:], strict=True):
-        reward = reward + weight * parts[name]
-    return {"reward": reward, **parts}
+    parts = np.empty((len(COMPONENTS), clicks.shape[0]))
+    for row, values in enumerate((revenue, margin, strategic, clicks)):
+        np.add.reduce(values, axis=1, dtype=np.float64, out=parts[row])
+    return weighted_components(reward_weights(cfg), parts)
+
+
+def reward_weights(cfg: RewardConfig) -> np.ndarray:
+    """(4, 1) float64: alpha_gmv, beta_cm2, gamma_strat, delta_clicks (the order of :data:`COMPONENTS`)."""
+    return np.array([[cfg.alpha_gmv], [cfg.beta_cm2], [cfg.gamma_strat], [cfg.delta_clicks]])
+
+
+def weighted_components(weights: np.ndarray, parts: np.ndarray) -> dict[str, np.ndarray]:
+    """The reward of (4, n) component sums (rows in :data:`COMPONENTS` order) and the components
+    (views of ``parts``): the weighted rows added in that order, one elementwise operation per term
+    for any batch size."""
+    terms = weights * parts
+    reward = terms[0]
+    for term in terms[1:]:
+        reward = reward + term
+    return {"reward": reward, **dict(zip(COMPONENTS, parts, strict=True))}
 
 
 class ResponseReward:

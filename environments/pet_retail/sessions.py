@@ -37,7 +37,7 @@ from recframe.environments.pet_retail.population import Population, capped_cdf
 from recframe.environments.pet_retail.queries import QueryBatch, build_vocabulary
 from recframe.environments.pet_retail.relevance import category_overlap
 from recframe.environments.pet_retail.retrieval import CategoryIndex, noisy_top_k_rows
-from recframe.environments.pet_retail.reward import reward_components
+from recframe.environments.pet_retail.reward import reward_weights, weighted_components
 from recframe.environments.pet_retail.users import UserBatch
 from recframe.environments.pet_retail.world import World
 from recframe.seeding import SeedLike, child_seeds, make_rng
@@ -134,7 +134,9 @@ class Outcome:
 class ShopperSessions:
     """The state and random streams of ``num_shoppers`` shoppers, and the vectorized simulation steps.
 
-    Methods take ``idx``, an int64 array of the shoppers concerned (each at most once).
+    Methods take ``idx``, the shoppers concerned: an int64 array of slots (each at most once) or a
+    slice. The one-shopper environments pass ``slice(0, 1)``: their reads are then views and their
+    writes slice assignments, several times cheaper than one-element index arrays.
 
     Attributes:
         config, catalog: the world.
@@ -174,21 +176,24 @@ class ShopperSessions:
         )
         self._unit = catalog.unit_embeddings
         self.index = CategoryIndex.of(catalog)
-        # Per-product columns the cascade and reward read, gathered in one indexing operation.
+        # Per-product rows the cascade and reward read, gathered in one indexing operation:
+        # log1p(price), is_pl, price, cm2, strategic.
         self._table = np.stack(
-            [np.log1p(catalog.prices), catalog.is_pl, catalog.prices, catalog.cm2, catalog.strategic], axis=1
+            [np.log1p(catalog.prices), catalog.is_pl, catalog.prices, catalog.cm2, catalog.strategic]
         )
+        self._slots = np.arange(self.num_shoppers)
+        self._reward_weights = reward_weights(config.reward)
 
     def reseed(self, index: int, seed: SeedLike) -> None:
         """Restarts shopper ``index``'s three generators from ``seed`` (in place)."""
         for name, rng in zip(("relevance", "shopper", "behavior"), shopper_streams(seed), strict=True):
             self.streams[name][index].bit_generator.state = rng.bit_generator.state
 
-    def _rngs(self, name: str, idx: np.ndarray) -> list[np.random.Generator]:
+    def _rngs(self, name: str, idx: np.ndarray | slice) -> list[np.random.Generator]:
         stream = self.streams[name]
-        return [stream[i] for i in idx.tolist()]
+        return stream[idx] if isinstance(idx, slice) else [stream[i] for i in idx.tolist()]
 
-    def start(self, idx: np.ndarray) -> None:
+    def start(self, idx: np.ndarray | slice) -> None:
         """New shoppers arrive in slots ``idx``: draws them and their first queries."""
         users = self.population.users(self._rngs("shopper", idx))
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
@@ -199,7 +204,10 @@ class ShopperSessions:
         self._next_queries(idx, users.theta_emb, intent_cdf)
 
     def _next_queries(
-        self, idx: np.ndarray, theta_emb: np.ndarray | None = None, intent_cdf: np.ndarray | None = None
+        self,
+        idx: np.ndarray | slice,
+        theta_emb: np.ndarray | None = None,
+        intent_cdf: np.ndarray | None = None,
     ) -> None:
         """Draws the next query of shoppers ``idx`` (their tastes and intent CDFs, if already at hand)."""
         if theta_emb is None or intent_cdf is None:
@@ -289,33 +297,35 @@ class ShopperSessions:
         positions, relevance = noisy_top_k_rows(matrix, vectors, k, sigma, self._rngs("relevance", idx))
         return self.index.ids[positions], relevance
 
-    def cosines(self, idx: np.ndarray, product_ids: np.ndarray) -> np.ndarray:
-        """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``."""
-        out = np.empty(product_ids.shape, dtype=np.float32)
-        phi = self.phi_unit
-        for row, (i, ids) in enumerate(zip(idx.tolist(), product_ids, strict=True)):
-            np.matmul(self._unit[ids], phi[i], out=out[row])
-        return out
+    def cosines(self, idx: np.ndarray | slice, product_ids: np.ndarray) -> np.ndarray:
+        """(n, k) float32 cosines between each shopper's query and the products ``product_ids[i]``.
 
-    def respond(self, idx: np.ndarray, product_ids: np.ndarray) -> Outcome:
+        One stacked matrix-vector product: numpy runs it as one BLAS gemv per shopper, the call a
+        single shopper's ``(k, d) @ (d,)`` makes, so a shopper's cosines do not depend on the batch.
+        """
+        return np.matmul(self._unit[product_ids], self.phi_unit[idx][:, :, None])[:, :, 0]
+
+    def respond(self, idx: np.ndarray | slice, product_ids: np.ndarray) -> Outcome:
         """Shoppers ``idx`` respond to the ranked lists ``product_ids`` (n, k), then search again or leave.
 
         Draws each shopper's cascade from its behavior stream and, for those who stay, their next
         query from their shopper stream; updates the visit counts and :attr:`active`.
         """
-        k = product_ids.shape[1]
+        n, k = product_ids.shape
         if k > self._pos_bias.shape[1]:
             self._pos_bias = position_bias_table(self.config.behavior, self.config.queries.query_types, k)
         u = self.users
         draws = draw_cascade(self._rngs("behavior", idx), k)
-        table = self._table[product_ids]
-        log_price = table[..., 0]
+        # take, not self._table[:, product_ids]: that one comes out product-major, and sums over its
+        # strided rows would not be added in the order of a contiguous row.
+        table = np.take(self._table, product_ids, axis=1)
+        log_price, is_pl, strategic = table[0], table[1], table[4]
         utility = utilities(
             self.config.behavior,
             self.cosines(idx, product_ids),
             log_price,
-            table[..., 1],
-            u.theta_cat[idx[:, None], self.catalog.categories[product_ids]],
+            is_pl,
+            u.theta_cat[self._slots[idx, None], self.catalog.categories[product_ids]],
             u.theta_price[idx],
             u.theta_pl[idx],
             draws.noise,
@@ -323,29 +333,39 @@ class ShopperSessions:
         pos_bias = self._pos_bias[self.queries.query_type[idx], :k]
         cascade = simulate_cascade(self.config.behavior, utility, log_price, pos_bias, draws)
         buys = cascade.buys
-        revenue = np.where(buys, table[..., 2], 0.0)
-        margin = np.where(buys, table[..., 3], 0.0)
-        strategic = buys & (table[..., 4] > 0)
-        components = reward_components(self.config.reward, cascade.clicks, revenue, margin, strategic)
+        money = np.where(buys, table[2:4], 0.0)  # revenue, margin
+        strategic = np.logical_and(buys, strategic)
+        # gmv, cm2, strategic purchases, clicks (the reward's components, in order), purchases
+        tallies = np.empty((5, n))
+        np.add.reduce(money, axis=2, out=tallies[0:2])
+        np.add.reduce(strategic, axis=1, dtype=np.float64, out=tallies[2])
+        np.add.reduce(cascade.flags[1:], axis=2, dtype=np.float64, out=tallies[3:5])
+        components = weighted_components(self._reward_weights, tallies[:4])
         continues = retention_continues(
             self.config.retention, components["clicks"], cascade.satisfaction, draws
         )
-        counts = np.ones((len(idx), 3))  # queries, clicks, purchases (SESSION_FEATURES)
-        counts[:, 1] = components["clicks"]
-        np.add.reduce(buys, axis=1, dtype=np.float64, out=counts[:, 2])
-        self.session[idx] += counts
+        self.session[idx, 0] += 1.0  # queries, clicks, purchases (SESSION_FEATURES)
+        self.session[idx, 1:] += tallies[3:5].T
         self.active[idx] = continues
-        if continues.any():
-            self._next_queries(idx[continues])
+        staying = self._subset(idx, continues)
+        if staying is not None:
+            self._next_queries(staying)
         return Outcome(
             product_ids=product_ids,
             examined=cascade.examined,
             clicks=cascade.clicks,
             buys=buys,
             strategic=strategic,
-            revenue=revenue,
-            margin=margin,
+            revenue=money[0],
+            margin=money[1],
             satisfaction=cascade.satisfaction,
             continues=continues,
             components=components,
         )
+
+    def _subset(self, idx: np.ndarray | slice, mask: np.ndarray) -> np.ndarray | slice | None:
+        """The slots of ``idx`` where ``mask`` (aligned with them) holds; None if there are none."""
+        if isinstance(idx, slice) and mask.all():
+            return idx
+        slots = self._slots[idx][mask]
+        return slots if slots.size else None

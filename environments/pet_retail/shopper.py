@@ -22,7 +22,8 @@ from recframe.user import AbstractResponse, AbstractUserModel, AbstractUserSampl
 
 __all__ = ["ShopperModel", "ShopperResponse", "ShopperSampler", "ShopperState", "shopper_state_class"]
 
-_ONE = np.zeros(1, dtype=np.int64)
+_ONE = slice(0, 1)
+"""The engine's only shopper (a slice: views and slice assignments, see ShopperSessions)."""
 
 
 class ShopperState(AbstractUserState):
