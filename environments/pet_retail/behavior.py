@@ -148,12 +148,15 @@ def simulate_cascade(
 
     A batch of one (every single environment's step) goes through :func:`_cascade_of_one`
     instead: the same arithmetic on Python floats, which stops at the last position examined and
-    costs a fraction of the two dozen whole-array numpy calls below.
+    costs a fraction of the two dozen whole-array numpy calls below. Float32 utilities (the
+    engine's) are widened first, so that both do that arithmetic in float64: a shopper's cascade
+    is then the same alone and in a batch.
     """
     b = behavior
     n = utility.shape[0]
     if n == 1:
         return _cascade_of_one(b, utility, log_price, pos_bias, draws)
+    utility = utility.astype(np.float64, copy=False)
     would_click = draws.click < utility
     would_buy = would_click & (draws.buy < b.beta_buy * utility + b.beta0 - b.w_price_penalty * log_price)
     delta = np.where(would_click, b.satisfaction_gain * utility, -b.satisfaction_decay)

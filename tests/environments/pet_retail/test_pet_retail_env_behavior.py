@@ -119,6 +119,23 @@ def test_satisfaction_sums_the_examined_positions():
     np.testing.assert_allclose(cascade.satisfaction, delta.sum(axis=1), atol=1e-12)
 
 
+def test_a_shoppers_cascade_is_the_same_alone_and_in_a_batch():
+    # The engine's utilities are float32; the one-shopper path works in float64, and so must the
+    # batched one (float32 satisfaction would differ in the last bits and, rarely, in decisions).
+    behavior, n, k = BehaviorConfig(), 400, 10
+    rng = np.random.default_rng(6)
+    utility = rng.normal(0.5, 1.5, size=(n, k)).astype(np.float32)
+    log_price = np.log1p(rng.uniform(1.0, 40.0, size=(n, k)))
+    pos_bias = np.broadcast_to(position_bias_table(behavior, ["category"], k), (n, k))
+    draws = _draws(n, k, 7)
+    batch = simulate_cascade(behavior, utility, log_price, pos_bias, draws)
+    for i in range(n):
+        row = CascadeDraws(*(getattr(draws, f.name)[i : i + 1] for f in dataclasses.fields(CascadeDraws)))
+        alone = simulate_cascade(behavior, utility[i : i + 1], log_price[i : i + 1], pos_bias[i : i + 1], row)
+        np.testing.assert_array_equal(alone.flags[:, 0], batch.flags[:, i])
+        assert alone.satisfaction[0] == batch.satisfaction[i], i
+
+
 def test_retention_rate_follows_the_logistic_model():
     n = 20_000
     retention = RetentionConfig()
