@@ -13,6 +13,7 @@ reproduce single environments exactly. The distributions are those of ``users`` 
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -21,7 +22,28 @@ from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries, query_tables
 from recframe.environments.pet_retail.users import UserBatch
 
-__all__ = ["Population", "capped_cdf"]
+__all__ = ["Population", "capped_cdf", "dirichlet_by_gammas"]
+
+_STICK_BREAKING_BELOW = 0.1
+"""numpy's ``Generator.dirichlet`` breaks sticks with beta draws when every concentration is below
+this, and normalizes standard gamma draws otherwise."""
+
+
+def dirichlet_by_gammas(rng: np.random.Generator, alpha: Sequence[float]) -> list[float]:
+    """``rng.dirichlet(alpha)`` for concentrations with ``max(alpha) >= 0.1``: the same numbers from
+    the same stream, a third of the cost.
+
+    numpy draws one standard gamma per entry in order, adds them up left to right and multiplies
+    each by the reciprocal of the sum; so does this, with one scalar ``standard_gamma`` call per
+    entry instead of ``dirichlet``'s array set-up and checks (~3 vs ~6-9 us for 4 entries). For
+    smaller concentrations numpy takes its stick-breaking branch: call ``rng.dirichlet`` instead.
+    """
+    gammas = [rng.standard_gamma(a) for a in alpha]
+    total = 0.0
+    for g in gammas:
+        total += g
+    scale = 1.0 / total if total else math.inf  # all zero: NaN entries, as numpy's 0 * (1 / 0)
+    return [g * scale for g in gammas]
 
 
 def capped_cdf(probs: np.ndarray) -> np.ndarray:
@@ -50,7 +72,8 @@ class Population:
         ucfg = config.users
         params = [ucfg.segment_params[s] for s in ucfg.segments]
         self._segment_cdf = np.cumsum(ucfg.segment_mix).tolist()
-        self._concentrations = [np.array(p.cat_conc, dtype=np.float64) for p in params]
+        self._concentrations = [[float(a) for a in p.cat_conc] for p in params]
+        self._by_gammas = [max(p.cat_conc) >= _STICK_BREAKING_BELOW for p in params]
         self._theta_params = np.array([[p.price_mean, p.price_std, p.pl_mean, p.pl_std] for p in params])
         self._type_cdf = capped_cdf(np.asarray(config.queries.query_type_mix, dtype=np.float64))
         self._tables = query_tables(config)
@@ -73,7 +96,10 @@ class Population:
             segment = min(bisect.bisect_right(self._segment_cdf, rng.random()), last)
             segments[i] = segment
             rng.standard_normal(out=normals[i])
-            theta_cat[i] = rng.dirichlet(self._concentrations[segment])
+            alpha = self._concentrations[segment]
+            theta_cat[i] = (
+                dirichlet_by_gammas(rng, alpha) if self._by_gammas[segment] else rng.dirichlet(alpha)
+            )
             rng.standard_normal(out=theta_emb[i], dtype=np.float32)
         p = self._theta_params[segments]
         return UserBatch(

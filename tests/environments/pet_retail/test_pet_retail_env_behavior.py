@@ -19,7 +19,7 @@ from recframe.environments.pet_retail.behavior import (
     simulate_cascade,
 )
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
-from recframe.environments.pet_retail.population import Population
+from recframe.environments.pet_retail.population import Population, dirichlet_by_gammas
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores
 from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog
@@ -164,6 +164,14 @@ def test_drawn_shoppers_follow_the_segment_mix_and_intent_follows_affinity():
         np.linalg.norm(users.theta_emb, axis=1) * np.linalg.norm(queries.phi_emb, axis=1)
     )
     assert np.mean(cos > 0.95) > 0.95
+
+
+def test_dirichlet_by_gammas_is_numpys_dirichlet():
+    for alpha in ([0.3, 0.3, 0.2, 0.2], [0.05, 0.05, 0.85, 0.05], [2.0, 0.1, 7.5]):
+        for seed in range(300):
+            mine, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+            assert dirichlet_by_gammas(mine, alpha) == numpys.dirichlet(alpha).tolist(), (alpha, seed)
+            assert mine.random() == numpys.random()  # the stream moved on by as much
 
 
 def test_draws_depend_only_on_each_shoppers_own_generator():
