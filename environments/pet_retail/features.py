@@ -83,19 +83,28 @@ def shopper_space(config: SimulatorConfig) -> spaces.Dict:
 
 
 def shopper_observation(
-    query_type: np.ndarray,
-    intent: np.ndarray,
+    query_type: np.ndarray | int,
+    intent: np.ndarray | int,
     phi_emb: np.ndarray,
     session: np.ndarray,
     config: SimulatorConfig,
 ) -> dict[str, np.ndarray]:
-    """Shopper observations of a batch: (n,) codes, (n, d) embeddings, (n, 3) session counts -> dict of (n, ...)."""
+    """Shopper observations as new arrays (never views): of a batch, from (n,) codes, (n, d)
+    embeddings and (n, 3) session counts, a dict of (n, ...) arrays; of one shopper, from integer
+    codes and 1-D rows, a dict of 1-D arrays (the single environments' every step)."""
     return {
-        "query_type": _eye(len(config.queries.query_types))[query_type],
-        "intent": _eye(len(config.catalog.categories))[intent],
+        "query_type": _one_hot(len(config.queries.query_types), query_type),
+        "intent": _one_hot(len(config.catalog.categories), intent),
         "query_embedding": phi_emb.astype(np.float32),
         "session": session.astype(np.float32),
     }
+
+
+def _one_hot(n: int, codes: np.ndarray | int) -> np.ndarray:
+    """float32 one-hot rows of an array of codes, or the one-hot vector of one integer code (a
+    copy of the shared identity's row: a row itself is a view)."""
+    rows = _eye(n)[codes]
+    return rows if isinstance(codes, np.ndarray) else rows.copy()
 
 
 @lru_cache(maxsize=8)

@@ -263,12 +263,12 @@ class ShopperSessions:
         )
 
     def observe_one(self, i: int) -> dict[str, np.ndarray]:
-        """The observation of slot ``i`` alone, as 1-D arrays (the single environments' every step).
-
-        Reads the slot through a slice (views) rather than an index array (four gathers):
-        :func:`~.features.shopper_observation` copies what it returns either way.
-        """
-        return {key: value[0] for key, value in self.observe(slice(i, i + 1)).items()}
+        """The observation of slot ``i`` alone, as 1-D arrays (the single environments' every step):
+        one-hot rows copied from the identity and row copies, no index arrays or batch of one."""
+        q = self.queries
+        return shopper_observation(
+            int(q.query_type[i]), int(q.intent[i]), q.phi_emb[i], self.session[i], self.config
+        )
 
     def top_products(
         self, idx: np.ndarray, k: int, scoring: tuple[np.ndarray, np.ndarray] | None = None
