@@ -275,7 +275,9 @@ def compile_contains(space: spaces.Space) -> Callable[[Any], bool]:
     return space.contains
 
 
-_SMALL = 16
+_SMALL = 48
+"""Up to this many entries a bounds check in Python (tolist, sorted, sum) beats two numpy reductions
+(~2 us); they break even at about 64."""
 
 
 def compile_copy(space: spaces.Space) -> Callable[[Any], Any]:
