@@ -68,11 +68,16 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
     return _catalog(json.dumps(config.to_dict(), sort_keys=True))
 
 
+_TINY = float(np.finfo(np.float32).tiny)
+
+
 def unit_rows(x: np.ndarray) -> np.ndarray:
     """Rows of ``x`` scaled to unit length, float32 (each row on its own)."""
     x = np.asarray(x, dtype=np.float32)  # no copy of float32 input: the result is a new array anyway
-    norms = np.sqrt(np.square(x, dtype=np.float64).sum(axis=1))
-    return (x / np.maximum(norms, np.finfo(np.float32).tiny)[:, None]).astype(np.float32)
+    norms = np.sqrt(np.add.reduce(np.square(x, dtype=np.float64), axis=1))
+    # Divided in float64 and rounded into the float32 result (what astype after the division did).
+    out = np.empty(x.shape, dtype=np.float32)
+    return np.divide(x, np.maximum(norms, _TINY)[:, None], out=out, casting="same_kind")
 
 
 def lexical_shifts(config: SimulatorConfig) -> np.ndarray:
@@ -224,9 +229,11 @@ class ShopperSessions:
         Times :attr:`CategoryIndex.matrix <.retrieval.CategoryIndex>` they give each query's
         noiseless relevance to every product in one matrix-vector product; computed once per query.
         """
-        vectors = np.empty((len(phi_unit), phi_unit.shape[1] + self._shifts.shape[2]), dtype=np.float32)
-        vectors[:, : phi_unit.shape[1]] = np.multiply(phi_unit, self.config.relevance.w_sem, dtype=np.float64)
-        vectors[:, phi_unit.shape[1] :] = self._shifts[queries.intent, queries.query_type]
+        d = phi_unit.shape[1]
+        vectors = np.empty((len(phi_unit), d + self._shifts.shape[2]), dtype=np.float32)
+        w_sem = self.config.relevance.w_sem
+        np.multiply(phi_unit, w_sem, out=vectors[:, :d], dtype=np.float64, casting="same_kind")
+        vectors[:, d:] = self._shifts[queries.intent, queries.query_type]
         return vectors
 
     def user_rows(self, idx: np.ndarray) -> UserBatch:
