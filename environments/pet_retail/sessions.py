@@ -372,7 +372,7 @@ class ShopperSessions:
 
     def _subset(self, idx: np.ndarray | slice, mask: np.ndarray) -> np.ndarray | slice | None:
         """The slots of ``idx`` where ``mask`` (aligned with them) holds; None if there are none."""
-        if isinstance(idx, slice) and mask.all():
+        if isinstance(idx, slice) and all(mask.tolist()):  # a slice is one shopper's: a list beats .all()
             return idx
         slots = self._slots[idx][mask]
         return slots if slots.size else None
