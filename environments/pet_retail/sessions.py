@@ -139,9 +139,10 @@ class Outcome:
 class ShopperSessions:
     """The state and random streams of ``num_shoppers`` shoppers, and the vectorized simulation steps.
 
-    Methods take ``idx``, the shoppers concerned: an int64 array of slots (each at most once) or a
-    slice. The one-shopper environments pass ``slice(0, 1)``: their reads are then views and their
-    writes slice assignments, several times cheaper than one-element index arrays.
+    Methods take ``idx``, the shoppers concerned: an int64 array of slots (each at most once). The
+    per-step ones (:meth:`start`, :meth:`respond`, :meth:`cosines`, :meth:`observe`) also take a
+    slice: the one-shopper environments pass ``slice(0, 1)``, so that their reads are views and
+    their writes slice assignments, several times cheaper than one-element index arrays.
 
     Attributes:
         config, catalog: the world.
