@@ -74,7 +74,8 @@ class Population:
         self._segment_cdf = np.cumsum(ucfg.segment_mix).tolist()
         self._concentrations = [[float(a) for a in p.cat_conc] for p in params]
         self._by_gammas = [max(p.cat_conc) >= _STICK_BREAKING_BELOW for p in params]
-        self._theta_params = np.array([[p.price_mean, p.price_std, p.pl_mean, p.pl_std] for p in params])
+        # Per segment: the means of theta_price and theta_pl, then their standard deviations.
+        self._theta_params = np.array([[p.price_mean, p.pl_mean, p.price_std, p.pl_std] for p in params])
         self._type_cdf = capped_cdf(np.asarray(config.queries.query_type_mix, dtype=np.float64))
         self._tables = query_tables(config)
         self._dim = config.catalog.embedding_dim
@@ -102,11 +103,12 @@ class Population:
             )
             rng.standard_normal(out=theta_emb[i], dtype=np.float32)
         p = self._theta_params[segments]
+        thetas = p[:, :2] + p[:, 2:] * normals  # theta_price, theta_pl: mean + std * z, both at once
         return UserBatch(
             segment_names=self.config.users.segments,
             segments=segments,
-            theta_price=p[:, 0] + p[:, 1] * normals[:, 0],
-            theta_pl=p[:, 2] + p[:, 3] * normals[:, 1],
+            theta_price=thetas[:, 0],
+            theta_pl=thetas[:, 1],
             theta_cat=theta_cat,
             theta_emb=theta_emb,
         )
