@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 __all__ = ["CatalogSampler", "ProductDocument", "ProductRetriever", "product_document_class"]
 
+_SHOPPER = np.zeros(1, dtype=np.int64)
+_SHOPPER.setflags(write=False)
+"""The engine's one shopper, as the index array retrieval takes."""
+
 
 class ProductDocument(FeatureDocument):
     """One product offered to the agent; ``doc_id()`` is its product id.
@@ -105,7 +109,9 @@ class ProductRetriever(_ProductSampler):
     ) -> None:
         super().__init__(doc_ctor, seed)
         self._sessions = sessions
-        self._features = features
+        # The features with a spare last column: a candidate's row is one gather, then its relevance.
+        self._rows = np.zeros((features.shape[0], features.shape[1] + 1), dtype=np.float32)
+        self._rows[:, :-1] = features
         self._last: tuple[np.ndarray, np.ndarray] | None = None
         sessions.streams["relevance"][0] = self.rng
 
@@ -123,10 +129,9 @@ class ProductRetriever(_ProductSampler):
         if not sessions.active[0] and self._last is not None:
             ids, observation = self._last
             return self._candidates(ids, observation.copy())
-        ids, relevance = sessions.top_products(np.zeros(1, dtype=np.int64), num_candidates)
-        observation = np.concatenate(
-            [self._features[ids[0]], relevance[0, :, None]], axis=1, dtype=np.float32
-        )
+        ids, relevance = sessions.top_products(_SHOPPER, num_candidates)
+        observation = self._rows[ids[0]]  # a new array
+        observation[:, -1] = relevance[0]
         self._last = ids[0], observation
         return self._candidates(ids[0], observation)
 
