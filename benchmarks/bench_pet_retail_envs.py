@@ -8,6 +8,10 @@ shoppers that were shown a list (not the rows being autoreset), over the whole l
 Each rate is given per wall-clock second and per CPU second of this process (``time.process_time``);
 the second is steadier on a shared machine, where waiting for a core inflates wall time.
 
+A second table times retrieval alone (:func:`recframe.environments.pet_retail.retrieval.noisy_top_k_rows`,
+the noisy top 50 of the default 10^4-product catalog) per query: a batch of ``--num-envs`` queries,
+and one query at a time.
+
 Run: ``python benchmarks/bench_pet_retail_envs.py [--repeats N] [--steps N] [--num-envs N]``.
 """
 
@@ -66,6 +70,42 @@ def vector_rate(env_id: str, steps: int, num_envs: int, seed: int) -> tuple[floa
     return _rates(shopper_steps, start)
 
 
+def retrieval_times(num_queries: int, repeats: int) -> tuple[float, float, float]:
+    """Median us per query (CPU batched, wall batched, CPU one at a time)."""
+    from recframe.environments.pet_retail.config import SimulatorConfig
+    from recframe.environments.pet_retail.retrieval import noisy_top_k_rows
+    from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
+
+    config = SimulatorConfig()
+    sessions = ShopperSessions(config, load_catalog(config), num_queries)
+    for i in range(num_queries):
+        sessions.reseed(i, i)
+    sessions.start(np.arange(num_queries))
+    matrix, vectors, sigma = sessions.index.matrix, sessions.query_vectors, config.relevance.noise_sigma
+    rngs = [np.random.default_rng(i) for i in range(num_queries)]
+
+    def batch() -> tuple[float, float]:
+        start = _clocks()
+        noisy_top_k_rows(matrix, vectors, 50, sigma, rngs)
+        wall, cpu = _clocks()
+        return (wall - start[0]) / num_queries * 1e6, (cpu - start[1]) / num_queries * 1e6
+
+    def one_at_a_time() -> float:
+        start = _clocks()[1]
+        for i in range(num_queries):
+            noisy_top_k_rows(matrix, vectors[i : i + 1], 50, sigma, rngs[i : i + 1])
+        return (_clocks()[1] - start) / num_queries * 1e6
+
+    batch()  # warm-up: the BLAS check
+    batched = [batch() for _ in range(repeats)]
+    single = [one_at_a_time() for _ in range(repeats)]
+    return (
+        statistics.median(r[1] for r in batched),
+        statistics.median(r[0] for r in batched),
+        statistics.median(single),
+    )
+
+
 def _medians(runs: list[tuple[float, float]]) -> str:
     wall, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))
     return f"{wall:,.0f} | {cpu:,.0f}"
@@ -88,6 +128,11 @@ def main() -> None:
         single = [single_rate(env_id, args.steps, seed=r) for r in range(args.repeats)]
         vector = [vector_rate(env_id, vector_steps, args.num_envs, seed=r) for r in range(args.repeats)]
         print(f"| {env_id} | {_medians(single)} | {_medians(vector)} |")
+    cpu, wall, one = retrieval_times(args.num_envs, args.repeats)
+    print(
+        f"\n| retrieval, us per query | batch of {args.num_envs} (CPU) | (wall) | one at a time (CPU) |\n"
+        f"| --- | ---: | ---: | ---: |\n| noisy top 50 of 10,000 | {cpu:.1f} | {wall:.1f} | {one:.1f} |"
+    )
 
 
 if __name__ == "__main__":

@@ -12,19 +12,23 @@ with the same joint distribution of products and noisy scores as drawing every p
    the exact k best if the sample aimed too high).
 2. The head's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
    score of the head: no product scoring below tau can make the top k.
-3. Every other product scores below the threshold, so it can only reach tau if its noise z >= t =
-   (tau - threshold) / sigma, independently with probability Q(t). These events are drawn as a
-   Bernoulli(Q(t)) process over the row's positions (geometric gaps between successes, one uniform
-   each; successes on head products are ignored, their noise is already drawn), and each success
-   gets z from N(0, 1) truncated to [t, inf) by inversion, ``-ndtri(v * Q(t))`` (torch's ndtri).
-4. The top k of everything drawn is the top k of the catalog.
+3. Every other product (the rest) scores below the threshold, so it can only reach tau if its
+   noise z >= t = (tau - threshold) / sigma. These events are independent with probability Q(t)
+   each, so the rest products are exchangeable with respect to them: draw how many have them
+   (Binomial), which ones (uniformly without replacement) and their z from N(0, 1) truncated to
+   [t, inf). The others cannot reach tau; their noise is never needed.
+4. The top k of the head and the drawn products is the top k of the catalog.
 
-Any threshold that depends only on the noiseless scores keeps this exact. Per query it draws about
-``k + head_pad`` normals and about a hundred uniforms instead of one normal per product (on the
-default world: a head of ~500, ~55 late draws), and only the generator calls and a partition run
-row by row; the rest works on the whole batch at once. Each row consumes only
-its own generator, in an order fixed by its own scores, and every array operation is elementwise
-or row by row, so a row's result is bit-identical alone or in any batch.
+Any threshold that depends only on the noiseless scores keeps this exact. With the default head
+(about 1,500 products on the default world) a query draws its head's normals, one Binomial and,
+in about 29% of the queries, about two late draws, instead of one normal per product. The head
+pad trades normals (cheap in a batch) against late draws (a dozen numpy calls each time, which is
+what a single query pays for; a head of ~500 with about 55 late draws per query, drawn for the
+whole batch at once, was 20% faster batched but made the one-shopper environments 15-20% slower).
+Thresholds, the head and the final top k run on the whole batch at once; only the generator
+calls and a partition run row by row. Each row consumes only its own generator, in an order fixed
+by its own scores, and every array operation is elementwise or row by row, so a row's result is
+bit-identical alone or in any batch.
 
 Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`CategoryIndex.matrix`:
 the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
@@ -38,7 +42,6 @@ import math
 from functools import lru_cache
 
 import numpy as np
-import torch
 
 from recframe.environments.pet_retail.catalog import Catalog
 
@@ -47,21 +50,23 @@ __all__ = [
     "noisy_top_k_of_score_rows",
     "noisy_top_k_of_scores",
     "noisy_top_k_rows",
+    "truncated_normal_above",
+    "uniform_subset",
 ]
 
 _MARGIN = 1e-9
 """Lowers each truncation point a hair, so that rounding can only widen the set of products drawn."""
 
+_ROBERT_THRESHOLD = 0.45
+"""Below this truncation point plain rejection from N(0, 1) accepts at least about a third of the draws."""
+
 _SAMPLE = 256
 """Products in the strided sample that sets the head threshold (sorting it costs about a us per row)."""
-
-_BUDGET_SLACK = (6.0, 8.0)
-"""A row draws mean + 6 sd + 8 gaps for its late successes (about Poisson): rarely short, then it draws more."""
 
 _HEAD_SPREAD = 5.0
 """The head reaches at least this many sigma below the 2k-th best score (estimated from the sample)."""
 
-HEAD_PAD = 450
+HEAD_PAD = 1450
 """Default head: about ``k + HEAD_PAD`` products get their noise up front (tuned on the default world)."""
 
 
@@ -70,9 +75,45 @@ def _upper_tail(t: float) -> float:
     return 0.5 * math.erfc(t / math.sqrt(2.0))
 
 
-def _ndtri(p: np.ndarray) -> np.ndarray:
-    """The standard normal quantile function, elementwise (float64; torch's, computed one element at a time)."""
-    return torch.special.ndtri(torch.from_numpy(np.ascontiguousarray(p, dtype=np.float64))).numpy()
+def truncated_normal_above(t: float, n: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` draws of N(0, 1) conditioned on being >= ``t``, by rejection.
+
+    Plain rejection from N(0, 1) for small ``t``; for larger ``t`` Robert's (1995) exponential
+    proposal with rate (t + sqrt(t^2 + 4)) / 2, which accepts over 75% of its proposals.
+    """
+    accepted: list[np.ndarray] = []
+    missing = n
+    if t < _ROBERT_THRESHOLD:
+        p = _upper_tail(t)
+        while missing > 0:
+            z = rng.standard_normal(int(missing / p) + 8)
+            accepted.append(z[z >= t][:missing])
+            missing -= accepted[-1].size
+    else:
+        alpha = 0.5 * (t + math.sqrt(t * t + 4.0))
+        while missing > 0:
+            size = int(missing / 0.75) + 8
+            x = t + rng.exponential(1.0 / alpha, size)
+            keep = rng.random(size) <= np.exp(-0.5 * (x - alpha) ** 2)
+            accepted.append(x[keep][:missing])
+            missing -= accepted[-1].size
+    return np.concatenate(accepted) if accepted else np.empty(0)
+
+
+def uniform_subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
+    """A uniformly random ``size``-subset of ``range(n)``, sorted.
+
+    For the few late draws of a query (``size`` far below sqrt(n)): ``size`` uniform integers,
+    redrawn until distinct. Rejection keeps the result uniform over subsets, and it costs a draw
+    and a sort where ``rng.choice(n, size, replace=False)`` would allocate and shuffle all ``n``
+    (used when collisions would be frequent).
+    """
+    if size * size > n:
+        return np.sort(rng.choice(n, size=size, replace=False))
+    while True:
+        subset = np.sort(rng.integers(0, n, size))
+        if not (subset[1:] == subset[:-1]).any():
+            return subset
 
 
 class CategoryIndex:
@@ -160,27 +201,49 @@ def noisy_top_k_of_score_rows(
         head, starts = _at_least(scores, threshold)
 
     # The head's noise; then row by row tau (the k-th best noisy score of the head, below which
-    # nothing can make the top k), the probability q = Q(t) that another product reaches it, and
-    # the uniforms of the late draws.
+    # nothing can make the top k) and the rest's draws that can reach it.
     bounds = starts.tolist()
     z = np.empty(head.size)
     for r, rng in enumerate(rngs):
         rng.standard_normal(out=z[bounds[r] : bounds[r + 1]])
     head_noisy = flat_scores[head] + sigma * z
-    late = _LateDraws(n, m)
+    best, late_flat, late_noisy = [], [], []
     for r, (rng, cut) in enumerate(zip(rngs, threshold.tolist(), strict=True)):
         a, b = bounds[r], bounds[r + 1]
-        ranked = head_noisy[a:b].copy()
-        ranked.partition(b - a - k)
-        tau = float(ranked[b - a - k])
-        late.draw(r, tau, _upper_tail((tau - cut) / sigma - _MARGIN), rng)
-    late_flat, late_noisy = late.successes(scores, sigma, threshold)
+        top = head_noisy[a:b].argpartition(b - a - k)[b - a - k :] + a  # the head's k best, tau first
+        best.append(top)
+        tau = float(head_noisy[top[0]])
+        t = (tau - cut) / sigma - _MARGIN
+        count = int(rng.binomial(m - (b - a), _upper_tail(t)))
+        if count:
+            positions, noisy = _rest_draws(scores[r], head[a:b] - r * m, count, t, sigma, tau, rng)
+            late_flat.append(positions + r * m)
+            late_noisy.append(noisy)
 
-    # Candidates: whatever reaches tau (the head's k best at least); the k best of them, per row.
-    keep = head_noisy >= (late.tau if n == 1 else late.tau[np.repeat(np.arange(n), starts[1:] - starts[:-1])])
+    # Candidates: the head's k best and the rest's draws that reach tau; the k best of them, per row.
+    chosen = np.concatenate(best)
     return _best_per_row(
-        np.concatenate([head[keep], late_flat]), np.concatenate([head_noisy[keep], late_noisy]), n, m, k
+        np.concatenate([head[chosen], *late_flat]), np.concatenate([head_noisy[chosen], *late_noisy]), n, m, k
     )
+
+
+def _rest_draws(
+    row_scores: np.ndarray,
+    head: np.ndarray,
+    count: int,
+    t: float,
+    sigma: float,
+    tau: float,
+    rng: np.random.Generator,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``count`` products drawn uniformly from the rest (not in the sorted positions ``head``), with
+    noise N(0, 1) truncated to [t, inf); returns the positions and noisy scores of those reaching tau."""
+    hits = uniform_subset(row_scores.size - head.size, count, rng)
+    # The j-th rest product is j plus the number of head positions at or before it.
+    positions = hits + np.searchsorted(head - np.arange(head.size), hits, side="right")
+    noisy = row_scores[positions] + sigma * truncated_normal_above(t, count, rng)
+    reach = noisy >= tau
+    return positions[reach], noisy[reach]
 
 
 def _best_per_row(
@@ -210,110 +273,6 @@ def _at_least(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, n
     n, m = scores.shape
     flat = np.flatnonzero(scores >= thresholds[:, None])
     return flat, np.array([0, flat.size]) if n == 1 else np.searchsorted(flat, np.arange(n + 1) * m)
-
-
-class _LateDraws:
-    """The products outside the head that reach tau: a Bernoulli(q[r]) process over each row's
-    positions, with N(0, 1) noise truncated to [t, inf) where Q(t) = q[r].
-
-    :meth:`draw` takes row r's ``2 * budget`` uniforms in one call, ``budget`` well above the
-    expected successes m * q: as many geometric gaps (the success positions are their running
-    sums) and as many uniforms for the successes' noise. :meth:`successes` then works on all rows
-    at once; a row whose gaps end before position m - 1 draws further chunks (rare).
-    """
-
-    def __init__(self, n: int, m: int) -> None:
-        self.m = m
-        self.tau = np.empty(n)
-        self.q = np.empty(n)
-        self.budget = np.empty(n, dtype=np.int64)
-        self.rngs: list[np.random.Generator] = []
-        self.uniforms: list[np.ndarray] = []
-
-    def draw(self, r: int, tau: float, q: float, rng: np.random.Generator) -> None:
-        mean = self.m * q
-        sds, extra = _BUDGET_SLACK
-        budget = max(1, math.ceil(mean + sds * math.sqrt(mean) + extra))
-        self.tau[r], self.q[r], self.budget[r] = tau, q, budget
-        self.rngs.append(rng)
-        self.uniforms.append(rng.random(2 * budget))
-
-    def successes(
-        self, scores: np.ndarray, sigma: float, threshold: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """The successes below the head threshold whose noisy score reaches tau: flat indices, noisy scores."""
-        m, budget = self.m, self.budget
-        if budget.size == 1:  # one row: the same numbers with fewer numpy calls
-            flat, z = self._row(0, -1.0, self.uniforms[0])
-            late_scores = scores.reshape(-1)[flat]
-            noisy = late_scores + sigma * z
-            keep = (late_scores < threshold[0]) & (noisy >= self.tau[0])
-            return flat[keep], noisy[keep]
-        rows = np.repeat(np.arange(budget.size), budget)
-        starts = np.concatenate([[0], np.cumsum(budget)])
-        uniforms = np.concatenate(self.uniforms)
-        first = starts[rows] + np.arange(rows.size)  # a row's gaps lie before its z uniforms
-        q = self.q[rows]
-        total = np.cumsum(_gaps(uniforms[first], _log_fail(self.q)[rows], m))
-        # Each row's running sums (exact integers) minus one: 0-based positions.
-        position = total - np.repeat(np.concatenate([[0.0], total[starts[1:-1] - 1]]), budget) - 1.0
-        hit = position < m
-        flat = rows[hit] * m + position[hit].astype(np.int64)
-        z = _truncated_by_inversion(uniforms[first + budget[rows]][hit], q[hit])
-        unfinished = np.flatnonzero(position[starts[1:] - 1] < m - 1).tolist()
-        if unfinished:
-            extra = [self._row(r, float(position[starts[r + 1] - 1])) for r in unfinished]
-            flat = np.concatenate([flat, *(e[0] for e in extra)])
-            z = np.concatenate([z, *(e[1] for e in extra)])
-            order = np.argsort(flat // m, kind="stable")
-            flat, z = flat[order], z[order]
-        rows = flat // m
-        late_scores = scores.reshape(-1)[flat]
-        noisy = late_scores + sigma * z
-        keep = (late_scores < threshold[rows]) & (noisy >= self.tau[rows])  # head products have theirs
-        return flat[keep], noisy[keep]
-
-    def _row(
-        self, r: int, reached: float, uniforms: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Row r's successes after position ``reached``: from ``uniforms`` (gaps, then z's) if given,
-        then from further chunks of the same size while the gaps end before position m - 1."""
-        m, chunk, q = self.m, int(self.budget[r]), self.q[r : r + 1]
-        log_fail = _log_fail(q)
-        positions, zs = [], []
-        while True:
-            if uniforms is None:
-                uniforms = self.rngs[r].random(2 * chunk)
-            position = reached + np.cumsum(_gaps(uniforms[:chunk], log_fail, m))
-            hit = position < m
-            positions.append(position[hit].astype(np.int64))
-            zs.append(_truncated_by_inversion(uniforms[chunk:][hit], q))
-            reached, uniforms = float(position[-1]), None
-            if reached >= m - 1:
-                break
-        flat, z = (positions[0], zs[0]) if len(zs) == 1 else (np.concatenate(positions), np.concatenate(zs))
-        return flat + r * m if r else flat, z
-
-
-def _gaps(u: np.ndarray, log_fail: np.ndarray, m: int) -> np.ndarray:
-    """Geometric gaps between Bernoulli(q) successes, as float64 integers, from uniforms u in [0, 1).
-
-    G = floor(log(v) / log(1 - q)) + 1 >= 1 for v = 1 - u in (0, 1], with ``log_fail`` = log(1 - q)
-    (see :func:`_log_fail`). A gap past m ends a row's successes; capping gaps at m + 1 keeps every
-    running sum a small exact integer.
-    """
-    return np.minimum(np.floor(np.log1p(-u) / log_fail) + 1.0, m + 1.0)
-
-
-def _log_fail(q: np.ndarray) -> np.ndarray:
-    """log(1 - q), kept at most -1e-300 so that the gaps' division never overflows (q below 1e-300
-    then has no success in any catalog, as it should to within 1e-290)."""
-    return np.minimum(np.log1p(-q), -1e-300)
-
-
-def _truncated_by_inversion(u: np.ndarray, q: np.ndarray) -> np.ndarray:
-    """N(0, 1) conditioned on Z >= t, where Q(t) = q, from uniforms u in [0, 1): -ndtri((1 - u) * q)."""
-    return -_ndtri(np.maximum((1.0 - u) * q, np.finfo(np.float64).tiny))
 
 
 @lru_cache(maxsize=16)

@@ -19,6 +19,8 @@ from recframe.environments.pet_retail.retrieval import (
     noisy_top_k_of_score_rows,
     noisy_top_k_of_scores,
     noisy_top_k_rows,
+    truncated_normal_above,
+    uniform_subset,
 )
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 
@@ -71,13 +73,6 @@ def test_a_spread_out_top_takes_a_small_head_and_stays_exact():
     _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=8, min_varied=8)
 
 
-def test_rows_whose_late_draws_need_further_chunks_stay_exact(monkeypatch):
-    """A budget of about the mean leaves many rows short of the catalog's end: they continue chunk by chunk."""
-    monkeypatch.setattr(retrieval, "_BUDGET_SLACK", (0.0, 0.0))
-    scores = np.random.default_rng(5).normal(0.0, 0.03, 2_000)
-    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=11, head_pad=5)
-
-
 def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
     scores, sigma, trials = np.array([0.0, 0.0, -0.05], dtype=np.float32), 0.05, 20_000
     rng = np.random.default_rng(2)
@@ -89,15 +84,13 @@ def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
     assert np.all(np.abs(lazy / trials - p) <= Z * np.sqrt(2 * p * (1 - p) / trials))
 
 
-@pytest.mark.parametrize("slack", [(6.0, 8.0), (0.0, 0.0)])
-def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, slack):
+def test_a_row_is_bit_identical_alone_or_in_any_batch():
     """Row r depends only on its scores and generator: batches of 1, 7 and 40 give the same numbers,
-    also when rows fall back to the exact k-th best (a head pad of 0) or continue their late draws."""
-    monkeypatch.setattr(retrieval, "_BUDGET_SLACK", slack)
+    also when rows fall back to the exact k-th best or draw many late products (a head pad of 0)."""
     rng = np.random.default_rng(6)
     scores = rng.normal(0.0, 0.03, (40, 3_000)).astype(np.float32)
     scores[:5] += np.linspace(0.0, 0.2, 3_000, dtype=np.float32)  # differently shaped rows
-    for head_pad in (0, 450):
+    for head_pad in (0, retrieval.HEAD_PAD):
         results = {}
         for size in (1, 7, 40):
             positions, noisy = [], []
@@ -126,33 +119,29 @@ def test_noiseless_retrieval_is_the_exact_top_k_and_bad_arguments_are_named():
         noisy_top_k_of_score_rows(scores, 1, -0.1, [np.random.default_rng(0)])
 
 
-def test_truncated_noise_by_inversion_has_the_right_mean():
+def test_truncated_normals_lie_above_the_cut_with_the_right_mean():
     rng = np.random.default_rng(0)
     n = 20_000
-    for t in (-0.5, 0.3, 1.0, 3.0, 6.0):
+    for t in (-0.5, 0.3, 1.0, 3.0, 6.0):  # plain rejection, then Robert's exponential proposals
+        draws = truncated_normal_above(t, n, rng)
+        assert draws.shape == (n,) and draws.min() >= t
         q = 0.5 * math.erfc(t / math.sqrt(2))
-        draws = retrieval._truncated_by_inversion(rng.random(n), np.full(n, q))
-        assert draws.min() >= t - 1e-9
         mean = math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / q  # E[Z | Z >= t]
         var = 1 + t * mean - mean**2
         assert abs(draws.mean() - mean) <= Z * math.sqrt(var / n), t
 
 
-def test_geometric_gaps_give_bernoulli_successes():
-    """Positions from the gaps: each of m trials succeeds with probability q, independently of the others."""
-    rng = np.random.default_rng(1)
-    m, q, rows = 50, 0.1, 20_000
-    hits = np.zeros(m)
-    pairs = 0
-    log_fail = retrieval._log_fail(np.array([q]))
-    for _ in range(rows):
-        position = np.cumsum(retrieval._gaps(rng.random(30), log_fail, m)) - 1.0
-        chosen = position[position < m].astype(int)
-        hits[chosen] += 1
-        pairs += np.isin([3, 4], chosen).all()
-    assert np.all(np.abs(hits / rows - q) <= Z * math.sqrt(q * (1 - q) / rows))
-    assert abs(pairs / rows - q * q) <= Z * math.sqrt(q * q * (1 - q * q) / rows)
-    assert retrieval._gaps(np.array([0.5]), retrieval._log_fail(np.array([0.0])), m)[0] == m + 1
+def test_uniform_subsets_are_uniform_sorted_and_distinct():
+    rng = np.random.default_rng(3)
+    for n, size in ((50, 3), (6, 4)):  # the rejection path and the rng.choice path
+        trials = 20_000
+        counts = np.zeros(n)
+        for _ in range(trials):
+            subset = uniform_subset(n, size, rng)
+            assert subset.size == size and np.all(np.diff(subset) > 0) and 0 <= subset[0] and subset[-1] < n
+            counts[subset] += 1
+        p = size / n
+        assert np.all(np.abs(counts / trials - p) <= Z * math.sqrt(p * (1 - p) / trials)), (n, size)
 
 
 def test_batched_products_match_row_products_on_this_blas():
