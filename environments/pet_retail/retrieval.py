@@ -158,10 +158,8 @@ def _head_threshold(scores: np.ndarray, k: int, head_pad: int, spread: float) ->
     stride = max(1, m // _SAMPLE)
     sample = np.sort(scores[:, ::stride], axis=1)
     size = sample.shape[1]
-    crowded, spread_out = (
-        sample[:, size - min(size, -(-rank // stride))] for rank in (k + head_pad, 2 * k + 2 * stride)
-    )
-    return np.maximum(crowded, spread_out - np.float32(spread))
+    picked = sample[:, [size - min(size, -(-rank // stride)) for rank in (k + head_pad, 2 * k + 2 * stride)]]
+    return np.maximum(picked[:, 0], picked[:, 1] - np.float32(spread))
 
 
 def noisy_top_k_of_score_rows(
@@ -195,8 +193,8 @@ def noisy_top_k_of_score_rows(
     flat_scores = scores.reshape(-1)
     threshold = _head_threshold(scores, k, head_pad, _HEAD_SPREAD * sigma)
     head, starts = _at_least(scores, threshold)
-    short = starts[1:] - starts[:-1] < k
-    if (head.size < k) if n == 1 else short.any():  # a sample that aimed too high: the exact k-th best
+    short = np.array([head.size < k]) if n == 1 else starts[1:] - starts[:-1] < k
+    if short.any():  # a sample that aimed too high: the exact k-th best score
         threshold[short] = np.partition(scores[short], m - k, axis=1)[:, m - k]
         head, starts = _at_least(scores, threshold)
 
@@ -221,10 +219,11 @@ def noisy_top_k_of_score_rows(
             late_noisy.append(noisy)
 
     # Candidates: the head's k best and the rest's draws that reach tau; the k best of them, per row.
-    chosen = np.concatenate(best)
-    return _best_per_row(
-        np.concatenate([head[chosen], *late_flat]), np.concatenate([head_noisy[chosen], *late_noisy]), n, m, k
-    )
+    chosen = best[0] if n == 1 else np.concatenate(best)
+    flat, noisy = head[chosen], head_noisy[chosen]
+    if late_flat:
+        flat, noisy = np.concatenate([flat, *late_flat]), np.concatenate([noisy, *late_noisy])
+    return _best_per_row(flat, noisy, n, m, k)
 
 
 def _rest_draws(
@@ -271,7 +270,7 @@ def _best_per_row(
 def _at_least(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The flat indices of the entries reaching their row's threshold, and the (n + 1,) row boundaries."""
     n, m = scores.shape
-    flat = np.flatnonzero(scores >= thresholds[:, None])
+    flat = (scores >= thresholds[:, None]).ravel().nonzero()[0]
     return flat, np.array([0, flat.size]) if n == 1 else np.searchsorted(flat, np.arange(n + 1) * m)
 
 
