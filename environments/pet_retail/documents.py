@@ -132,7 +132,7 @@ class ProductRetriever(_ProductSampler):
         ids, relevance = sessions.top_products(_SHOPPER, num_candidates)
         observation = self._rows[ids[0]]  # a new array
         observation[:, -1] = relevance[0]
-        self._last = ids[0], observation
+        self._last = ids[0], observation.copy()  # kept apart from what the agent may modify
         return self._candidates(ids[0], observation)
 
 

@@ -118,6 +118,23 @@ def test_candidates_are_the_most_relevant_products_best_first():
     np.testing.assert_array_equal(obs["doc"][:, 0], catalog.prices[ids].astype(np.float32))
 
 
+def test_an_agent_writing_into_its_observation_does_not_change_later_ones():
+    """The last candidates, offered again in the observation that ends a visit, are kept apart."""
+    terminal_docs = []
+    for scribble in (False, True):
+        env = create_environment()
+        obs, _ = env.reset(seed=3)
+        env.action_space.seed(3)
+        terminated = False
+        while not terminated:
+            if scribble:
+                obs["doc"][:] = -123.0
+            obs, _, terminated, _, _ = env.step(env.action_space.sample())
+        terminal_docs.append(obs["doc"])
+    np.testing.assert_array_equal(terminal_docs[1], terminal_docs[0])
+    assert terminal_docs[1].min() > -123.0
+
+
 def test_catalog_env_acts_on_product_ids_and_exposes_static_features():
     env = create_catalog_environment()
     obs, _ = env.reset(seed=2)
