@@ -33,8 +33,17 @@ def test_readme_example_defines_and_steps_an_environment():
     assert np.isin(namespace["env"].action_space.sample(), np.arange(8)).all()
 
 
+def test_readme_vector_example_steps_a_batch_of_shoppers():
+    namespace: dict = {}
+    exec(compile(_code_blocks("python")[1], "README vector example", "exec"), namespace)
+    envs, obs, reward = namespace["envs"], namespace["obs"], namespace["reward"]
+    assert envs.observation_space.contains(obs)
+    assert obs["doc"].shape[:2] == (64, 50) and reward.shape == (64,)
+    assert np.all(namespace["info"]["product_ids"] >= 0)  # every shopper was shown a list
+
+
 def test_readme_agents_example_runs(capsys):
-    exec(compile(_code_blocks("python")[1], "README agents example", "exec"), {})
+    exec(compile(_code_blocks("python")[2], "README agents example", "exec"), {})
     lines = capsys.readouterr().out.splitlines()
     means = {line.split()[0]: float(line.split()[1]) for line in lines}
     assert set(means) == {"RandomAgent", "LinUCB"}
