@@ -284,11 +284,11 @@ class ShopperSessions:
         """The ``k`` best products for each current query by noisy relevance (+ boosts), best first.
 
         Relevance is the textbook's (:mod:`.relevance`): w_sem * cosine + w_lex * log1p(token
-        overlap) + N(0, noise_sigma^2) for every catalog product. Each shopper's noiseless scores
-        are one float32 matrix-vector product (its :attr:`query_vectors` row times the index's
-        :attr:`~.retrieval.CategoryIndex.matrix`); :func:`.retrieval.noisy_top_k_rows` finds
-        the top ``k`` exactly while drawing the noise of only the products that can make it, from
-        each shopper's relevance stream (bit-identical alone or in a batch).
+        overlap) + N(0, noise_sigma^2) for every catalog product. The noiseless scores are one
+        float32 matrix product for the batch (the shoppers' :attr:`query_vectors` rows times the
+        index's :attr:`~.retrieval.CategoryIndex.matrix`); :func:`.retrieval.noisy_top_k_rows`
+        finds the top ``k`` exactly while drawing the noise of only the products that can make it,
+        from each shopper's relevance stream (bit-identical alone or in a batch).
 
         Args:
             idx: the shoppers.
