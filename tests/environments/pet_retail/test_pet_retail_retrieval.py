@@ -64,7 +64,7 @@ def test_lazy_top_k_matches_noise_on_every_product(head_pad):
 
 
 def test_a_spread_out_top_takes_a_small_head_and_stays_exact():
-    """Scores spread well beyond sigma (as under strong boosts): the head stops 5 sigma below rank k."""
+    """Scores spread well beyond sigma (as under strong boosts): the head stops 5 sigma below rank 2k."""
     scores = np.random.default_rng(7).normal(0.0, 0.5, 4_000)
     rows = scores[None].astype(np.float32)
     head = rows >= retrieval._head_threshold(rows, 5, retrieval.HEAD_PAD, 5 * 0.05)[:, None]
@@ -90,6 +90,8 @@ def test_a_row_is_bit_identical_alone_or_in_any_batch():
     rng = np.random.default_rng(6)
     scores = rng.normal(0.0, 0.03, (40, 3_000)).astype(np.float32)
     scores[:5] += np.linspace(0.0, 0.2, 3_000, dtype=np.float32)  # differently shaped rows
+    head = scores >= retrieval._head_threshold(scores, 20, 0, 5 * 0.05)[:, None]
+    assert (head.sum(axis=1) < 20).any()  # with a head pad of 0 some rows take the exact fallback
     for head_pad in (0, retrieval.HEAD_PAD):
         results = {}
         for size in (1, 7, 40):
