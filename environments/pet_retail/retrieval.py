@@ -145,20 +145,25 @@ class CategoryIndex:
         return CategoryIndex(catalog)
 
 
+def _sample_plan(m: int, k: int, head_pad: int) -> tuple[int, list[int]]:
+    """The head threshold's strided sample of ``m`` scores: its stride, and the positions in the
+    sorted sample of the two ranks it reads (``k + head_pad``, and 2k at least three points deep)."""
+    stride = max(1, m // _SAMPLE)
+    size = -(-m // stride)
+    return stride, [size - min(size, -(-rank // stride)) for rank in (k + head_pad, 2 * k + 2 * stride)]
+
+
 def _head_threshold(scores: np.ndarray, k: int, head_pad: int, spread: float) -> np.ndarray:
     """Per row, the head threshold: the score about ``k + head_pad`` products reach, but no lower
     than ``spread`` below the score about 2k products reach (where the top is not crowded, as
     under strong boosts, fewer products then make the head).
 
-    Ranks are read off an evenly strided sample of the scores (rank 2k at least three sample
-    points deep, so that the head rarely falls short of k). Only a function of the noiseless
-    scores, what keeps the sampler exact. Returns (n,) float32.
+    Ranks are read off an evenly strided sample of the scores (see :func:`_sample_plan`), so that
+    the head rarely falls short of k. Only a function of the noiseless scores, what keeps the
+    sampler exact. Returns (n,) float32.
     """
-    m = scores.shape[1]
-    stride = max(1, m // _SAMPLE)
-    sample = np.sort(scores[:, ::stride], axis=1)
-    size = sample.shape[1]
-    picked = sample[:, [size - min(size, -(-rank // stride)) for rank in (k + head_pad, 2 * k + 2 * stride)]]
+    stride, ranks = _sample_plan(scores.shape[1], k, head_pad)
+    picked = np.sort(scores[:, ::stride], axis=1)[:, ranks]
     return np.maximum(picked[:, 0], picked[:, 1] - np.float32(spread))
 
 
@@ -190,10 +195,13 @@ def noisy_top_k_of_score_rows(
             order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
             return order, np.take_along_axis(scores, order, axis=1).astype(np.float64)
         raise ValueError(f"sigma must be >= 0, got {sigma}")
+    if n == 1:
+        positions, noisy = _one_row(scores[0], k, sigma, rngs[0], head_pad)
+        return positions[None], noisy[None]
     flat_scores = scores.reshape(-1)
     threshold = _head_threshold(scores, k, head_pad, _HEAD_SPREAD * sigma)
     head, starts = _at_least(scores, threshold)
-    short = np.array([head.size < k]) if n == 1 else starts[1:] - starts[:-1] < k
+    short = starts[1:] - starts[:-1] < k
     if short.any():  # a sample that aimed too high: the exact k-th best score
         threshold[short] = np.partition(scores[short], m - k, axis=1)[:, m - k]
         head, starts = _at_least(scores, threshold)
@@ -219,11 +227,42 @@ def noisy_top_k_of_score_rows(
             late_noisy.append(noisy)
 
     # Candidates: the head's k best and the rest's draws that reach tau; the k best of them, per row.
-    chosen = best[0] if n == 1 else np.concatenate(best)
+    chosen = np.concatenate(best)
     flat, noisy = head[chosen], head_noisy[chosen]
     if late_flat:
         flat, noisy = np.concatenate([flat, *late_flat]), np.concatenate([noisy, *late_noisy])
     return _best_per_row(flat, noisy, n, m, k)
+
+
+def _one_row(
+    row: np.ndarray, k: int, sigma: float, rng: np.random.Generator, head_pad: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`noisy_top_k_of_score_rows` of one row (the single environments' every step).
+
+    The same arithmetic on the same values, in the same order, as a row of a batch (so the result
+    is bit-identical), with scalars and 1-D arrays where the batch needs per-row index arithmetic.
+    """
+    m = row.size
+    stride, (crowded, spread_out) = _sample_plan(m, k, head_pad)
+    sample = np.sort(row[::stride])
+    # float32 scalars: the same arithmetic as the batch's arrays
+    threshold = max(sample[crowded], sample[spread_out] - np.float32(_HEAD_SPREAD * sigma))
+    head = np.flatnonzero(row >= threshold)
+    if head.size < k:  # a sample that aimed too high: the exact k-th best score
+        threshold = np.partition(row, m - k)[m - k]
+        head = np.flatnonzero(row >= threshold)
+    head_noisy = row[head] + sigma * rng.standard_normal(head.size)
+    h = head.size
+    top = head_noisy.argpartition(h - k)[h - k :]  # the head's k best, tau first
+    tau = float(head_noisy[top[0]])
+    t = (tau - float(threshold)) / sigma - _MARGIN
+    count = int(rng.binomial(m - h, _upper_tail(t)))
+    flat, noisy = head[top], head_noisy[top]
+    if count:
+        positions, late_noisy = _rest_draws(row, head, count, t, sigma, tau, rng)
+        flat, noisy = np.concatenate([flat, positions]), np.concatenate([noisy, late_noisy])
+    best = np.argsort(-noisy, kind="stable")[:k]
+    return flat[best], noisy[best]
 
 
 def _rest_draws(
@@ -252,9 +291,6 @@ def _best_per_row(
 
     Ties go to the row's earlier entry in the given order (rows padded with -inf, a stable sort).
     """
-    if n == 1:
-        best = np.argsort(-noisy, kind="stable")[:k]
-        return flat[best][None], noisy[best][None]
     rows = flat // m
     order = np.argsort(rows, kind="stable")  # rows together, each in the given order
     flat, noisy, rows = flat[order], noisy[order], rows[order]
@@ -271,7 +307,7 @@ def _at_least(scores: np.ndarray, thresholds: np.ndarray) -> tuple[np.ndarray, n
     """The flat indices of the entries reaching their row's threshold, and the (n + 1,) row boundaries."""
     n, m = scores.shape
     flat = (scores >= thresholds[:, None]).ravel().nonzero()[0]
-    return flat, np.array([0, flat.size]) if n == 1 else np.searchsorted(flat, np.arange(n + 1) * m)
+    return flat, np.searchsorted(flat, np.arange(n + 1) * m)
 
 
 @lru_cache(maxsize=16)
