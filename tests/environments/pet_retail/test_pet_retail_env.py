@@ -79,6 +79,36 @@ def test_same_seed_same_trajectory_bit_for_bit(env_id):
     assert not _equal(first, other)
 
 
+@pytest.mark.parametrize("env_id", IDS)
+def test_observations_stay_in_space_over_many_visits_with_the_check_on(env_id):
+    """The RecSim-style envs skip RecSimGymEnv's per-step observation check by default; with it on,
+    hundreds of steps pass it (the boost env always checks its observations)."""
+    options = {} if env_id == "recframe/PetRetailBoost-v0" else {"check_observations": True}
+    env = gym.make(env_id, **options)
+    rng = np.random.default_rng(4)
+    env.reset(seed=4)
+    visits = 0
+    for _ in range(400):
+        if env.step(_action(env, rng))[2]:
+            env.reset()
+            visits += 1
+    assert visits > 100
+
+
+def test_the_observation_check_is_off_by_default_and_names_the_component_when_on(monkeypatch):
+    bad = {"session": np.full(3, -1.0, dtype=np.float32)}  # counts below the space's 0
+    for check in (None, True):
+        env = create_environment() if check is None else create_environment(check_observations=check)
+        env.reset(seed=0)
+        observe_one = env.sessions.observe_one
+        monkeypatch.setattr(env.sessions, "observe_one", lambda i, f=observe_one: {**f(i), **bad})
+        if check is None:
+            env.step(np.arange(10))
+        else:
+            with pytest.raises(ValueError, match="ShopperState.create_observation"):
+                env.step(np.arange(10))
+
+
 def test_info_components_add_up_to_the_reward_and_match_the_products_bought():
     env = create_environment()
     catalog = load_catalog(env.config)
