@@ -80,6 +80,11 @@ class Population:
         self._tables = query_tables(config)
         self._dim = config.catalog.embedding_dim
         self._n_cats = len(config.catalog.categories)
+        # One shopper's draws (users_into, query_into) as Python values: the same look-ups as lists.
+        self._theta_rows = self._theta_params.tolist()
+        self._type_cdf_list = self._type_cdf.tolist()
+        self._leading = self._tables.leading_ids.tolist()
+        self._specificity = self._tables.specificity.tolist()
 
     def users(self, rngs: Sequence[np.random.Generator]) -> UserBatch:
         """One shopper per generator.
@@ -112,6 +117,28 @@ class Population:
             theta_cat=theta_cat,
             theta_emb=theta_emb,
         )
+
+    def user_into(self, users: UserBatch, i: int, rng: np.random.Generator) -> list[float]:
+        """Draws one shopper from ``rng`` into row ``i`` of ``users``: the numbers :meth:`users`
+        gives for ``[rng]``, from scalar draws (no batch arrays). Returns the row's intent CDF
+        (:func:`capped_cdf` of theta_cat) as a list, which the shopper's queries are drawn from."""
+        segment = min(bisect.bisect_right(self._segment_cdf, rng.random()), len(self._segment_cdf) - 1)
+        z_price, z_pl = rng.standard_normal(), rng.standard_normal()  # the stream of standard_normal(2)
+        alpha = self._concentrations[segment]
+        theta_cat = (
+            dirichlet_by_gammas(rng, alpha) if self._by_gammas[segment] else rng.dirichlet(alpha).tolist()
+        )
+        rng.standard_normal(out=users.theta_emb[i], dtype=np.float32)
+        price_mean, pl_mean, price_std, pl_std = self._theta_rows[segment]
+        users.segments[i] = segment
+        users.theta_price[i] = price_mean + price_std * z_price
+        users.theta_pl[i] = pl_mean + pl_std * z_pl
+        users.theta_cat[i] = theta_cat
+        cdf, total = [], 0.0
+        for p in theta_cat[:-1]:  # cumsum adds left to right, as this does
+            total += p
+            cdf.append(total)
+        return [*cdf, math.inf]
 
     def queries(self, users: UserBatch, rngs: Sequence[np.random.Generator]) -> QueryBatch:
         """One query per shopper, the i-th drawn from ``rngs[i]`` (see :meth:`draw_queries`)."""
@@ -146,3 +173,33 @@ class Population:
         intent = np.add.reduce(intent_cdf <= uniforms[:, :1], axis=1, dtype=np.int64)
         qtype = np.searchsorted(self._type_cdf, uniforms[:, 1], side="right")
         return assemble_queries(theta_emb, tables, intent, qtype, noise, fillers)
+
+    def query_into(
+        self,
+        queries: QueryBatch,
+        i: int,
+        theta_emb: np.ndarray,
+        intent_cdf: Sequence[float],
+        rng: np.random.Generator,
+    ) -> tuple[int, int]:
+        """Draws one shopper's next query from ``rng`` into row ``i`` of ``queries``: the numbers
+        :meth:`draw_queries` gives for a batch of one (the same draws and arithmetic), from scalar
+        draws and Python look-ups. ``theta_emb``: the shopper's (d,) taste; ``intent_cdf``: their
+        :func:`capped_cdf` of theta_cat as a sequence. Returns the query's intent and type codes."""
+        tables = self._tables
+        u_intent, u_type = rng.random(), rng.random()  # the stream of random(2)
+        phi_emb = queries.phi_emb[i]
+        rng.standard_normal(out=phi_emb, dtype=np.float32)
+        low, high = tables.filler_ids
+        fillers = [rng.integers(low, high) for _ in range(tables.n_fillers)]
+        intent = 0
+        for c in intent_cdf:  # the count of entries <= u, as the batch's comparison and sum
+            intent += c <= u_intent
+        qtype = bisect.bisect_right(self._type_cdf_list, u_type)  # searchsorted(side="right")
+        np.multiply(phi_emb, tables.noise_std, out=phi_emb)  # theta_emb + noise_std * noise, in float32
+        np.add(theta_emb, phi_emb, out=phi_emb)
+        queries.intent[i] = intent
+        queries.query_type[i] = qtype
+        queries.token_ids[i] = self._leading[intent][qtype] + fillers
+        queries.specificity[i] = self._specificity[qtype]
+        return intent, qtype

@@ -71,13 +71,15 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
 _TINY = float(np.finfo(np.float32).tiny)
 
 
-def unit_rows(x: np.ndarray) -> np.ndarray:
-    """Rows of ``x`` scaled to unit length, float32 (each row on its own)."""
+def unit_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
+    """Rows of ``x`` ((n, d), or one (d,) row) scaled to unit length, float32 (each row on its own),
+    written into ``out`` if given (else a new array)."""
     x = np.asarray(x, dtype=np.float32)  # no copy of float32 input: the result is a new array anyway
-    norms = np.sqrt(np.add.reduce(np.square(x, dtype=np.float64), axis=1))
+    norms = np.sqrt(np.add.reduce(np.square(x, dtype=np.float64), axis=-1))
     # Divided in float64 and rounded into the float32 result (what astype after the division did).
-    out = np.empty(x.shape, dtype=np.float32)
-    return np.divide(x, np.maximum(norms, _TINY)[:, None], out=out, casting="same_kind")
+    if out is None:
+        out = np.empty(x.shape, dtype=np.float32)
+    return np.divide(x, np.maximum(norms, _TINY)[..., None], out=out, casting="same_kind")
 
 
 def lexical_shifts(config: SimulatorConfig) -> np.ndarray:
@@ -199,8 +201,24 @@ class ShopperSessions:
         stream = self.streams[name]
         return stream[idx] if isinstance(idx, slice) else [stream[i] for i in idx.tolist()]
 
+    def _one(self, idx: np.ndarray | slice) -> int | None:
+        """The slot if ``idx`` is a slice of exactly one (a single environment's), else None."""
+        if isinstance(idx, slice):
+            slots = range(*idx.indices(self.num_shoppers))
+            if len(slots) == 1:
+                return slots[0]
+        return None
+
     def start(self, idx: np.ndarray | slice) -> None:
         """New shoppers arrive in slots ``idx``: draws them and their first queries."""
+        i = self._one(idx)
+        if i is not None:  # one shopper: scalar draws straight into the rows (the same numbers)
+            intent_cdf = self.population.user_into(self.users, i, self.streams["shopper"][i])
+            self._intent_cdf[i] = intent_cdf
+            self.session[i] = 0.0
+            self.active[i] = True
+            self._next_query_of_one(i, intent_cdf)
+            return
         users = self.population.users(self._rngs("shopper", idx))
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
             getattr(self.users, name)[idx] = getattr(users, name)
@@ -216,6 +234,10 @@ class ShopperSessions:
         intent_cdf: np.ndarray | None = None,
     ) -> None:
         """Draws the next query of shoppers ``idx`` (their tastes and intent CDFs, if already at hand)."""
+        i = self._one(idx)
+        if i is not None:
+            self._next_query_of_one(i)
+            return
         if theta_emb is None or intent_cdf is None:
             theta_emb, intent_cdf = self.users.theta_emb[idx], self._intent_cdf[idx]
         queries = self.population.draw_queries(theta_emb, intent_cdf, self._rngs("shopper", idx))
@@ -224,18 +246,34 @@ class ShopperSessions:
         self.phi_unit[idx] = phi_unit = unit_rows(queries.phi_emb)
         self.query_vectors[idx] = self._query_vectors(queries, phi_unit)
 
+    def _next_query_of_one(self, i: int, intent_cdf: list[float] | None = None) -> None:
+        """:meth:`_next_queries` of slot ``i`` alone, drawn and written row by row (the same numbers)."""
+        if intent_cdf is None:
+            intent_cdf = self._intent_cdf[i].tolist()
+        codes = self.population.query_into(
+            self.queries, i, self.users.theta_emb[i], intent_cdf, self.streams["shopper"][i]
+        )
+        phi_unit = unit_rows(self.queries.phi_emb[i], out=self.phi_unit[i])
+        self._write_query_vectors(self.query_vectors[i], phi_unit, *codes)
+
     def _query_vectors(self, queries: QueryBatch, phi_unit: np.ndarray) -> np.ndarray:
         """(n, d + n_categories) float32 rows ``[w_sem * phi_unit, lexical shift per category]``.
 
         Times :attr:`CategoryIndex.matrix <.retrieval.CategoryIndex>` they give each query's
         noiseless relevance to every product in one matrix-vector product; computed once per query.
         """
-        d = phi_unit.shape[1]
-        vectors = np.empty((len(phi_unit), d + self._shifts.shape[2]), dtype=np.float32)
-        w_sem = self.config.relevance.w_sem
-        np.multiply(phi_unit, w_sem, out=vectors[:, :d], dtype=np.float64, casting="same_kind")
-        vectors[:, d:] = self._shifts[queries.intent, queries.query_type]
+        vectors = np.empty((len(phi_unit), phi_unit.shape[1] + self._shifts.shape[2]), dtype=np.float32)
+        self._write_query_vectors(vectors, phi_unit, queries.intent, queries.query_type)
         return vectors
+
+    def _write_query_vectors(
+        self, out: np.ndarray, phi_unit: np.ndarray, intent: np.ndarray | int, query_type: np.ndarray | int
+    ) -> None:
+        """Writes :meth:`_query_vectors` rows (or one row, from a (d,) ``phi_unit`` and int codes) into ``out``."""
+        d = phi_unit.shape[-1]
+        w_sem = self.config.relevance.w_sem
+        np.multiply(phi_unit, w_sem, out=out[..., :d], dtype=np.float64, casting="same_kind")
+        out[..., d:] = self._shifts[intent, query_type]
 
     def user_rows(self, idx: np.ndarray) -> UserBatch:
         """The shoppers in slots ``idx`` as a :class:`UserBatch` (copies)."""

@@ -19,10 +19,10 @@ from recframe.environments.pet_retail.behavior import (
     simulate_cascade,
 )
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
-from recframe.environments.pet_retail.population import Population, dirichlet_by_gammas
+from recframe.environments.pet_retail.population import Population, capped_cdf, dirichlet_by_gammas
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores
-from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog
+from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog, unit_rows
 
 Z = 4.5
 
@@ -187,6 +187,35 @@ def test_draws_depend_only_on_each_shoppers_own_generator():
         np.testing.assert_array_equal(
             getattr(alone_draws, field.name)[0], getattr(batch_draws, field.name)[0]
         )
+
+
+@pytest.mark.parametrize("stick_breaking", [False, True])
+def test_one_shoppers_scalar_draws_are_the_batch_of_ones(stick_breaking):
+    """user_into and query_into (the single environments' path) write what users and draw_queries
+    give for a batch of one, and move the generator on by as much."""
+    config = SimulatorConfig()
+    if stick_breaking:  # concentrations below 0.1: numpy's dirichlet, not dirichlet_by_gammas
+        params = config.users.segment_params
+        params["price_hunter"] = dataclasses.replace(params["price_hunter"], cat_conc=[0.05] * 4)
+    population = Population(config)
+    users = population.users([np.random.default_rng(0)])  # rows to draw into
+    queries = population.queries(users, [np.random.default_rng(0)])
+    for seed in range(300):
+        batch_rng, one_rng = np.random.default_rng(seed), np.random.default_rng(seed)
+        batch_users = population.users([batch_rng])
+        intent_cdf = population.user_into(users, 0, one_rng)
+        for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
+            np.testing.assert_array_equal(getattr(users, name), getattr(batch_users, name), err_msg=name)
+        assert intent_cdf == capped_cdf(batch_users.theta_cat)[0].tolist()
+        batch_queries = population.draw_queries(
+            batch_users.theta_emb, capped_cdf(batch_users.theta_cat), [batch_rng]
+        )
+        codes = population.query_into(queries, 0, users.theta_emb[0], intent_cdf, one_rng)
+        for name in ("intent", "query_type", "phi_emb", "token_ids", "specificity"):
+            np.testing.assert_array_equal(getattr(queries, name), getattr(batch_queries, name), err_msg=name)
+        assert codes == (batch_queries.intent[0], batch_queries.query_type[0])
+        assert one_rng.random() == batch_rng.random()
+        np.testing.assert_array_equal(unit_rows(queries.phi_emb[0]), unit_rows(queries.phi_emb)[0])
 
 
 def test_per_query_generators_score_like_one_query_at_a_time():
