@@ -25,8 +25,9 @@ in about 29% of the queries, about two late draws, instead of one normal per pro
 pad trades normals (cheap in a batch) against late draws (a dozen numpy calls each time, which is
 what a single query pays for; a head of ~500 with about 55 late draws per query, drawn for the
 whole batch at once, was 20% faster batched but made the one-shopper environments 15-20% slower).
-Thresholds, the head and the final top k run on the whole batch at once; only the generator
-calls and a partition run row by row. Each row consumes only its own generator, in an order fixed
+Thresholds, the head, the late draws' sorting, positions and acceptance tests, and the final top
+k run on the whole batch at once; only the generator calls and a partition run row by row (a
+single query takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an order fixed
 by its own scores, and every array operation is elementwise or row by row, so a row's result is
 bit-identical alone or in any batch.
 
@@ -40,6 +41,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
+from typing import NamedTuple
 
 import numpy as np
 
@@ -213,7 +215,7 @@ def noisy_top_k_of_score_rows(
     for r, rng in enumerate(rngs):
         rng.standard_normal(out=z[bounds[r] : bounds[r + 1]])
     head_noisy = flat_scores[head] + sigma * z
-    best, late_flat, late_noisy = [], [], []
+    best, late = [], []
     for r, (rng, cut) in enumerate(zip(rngs, threshold.tolist(), strict=True)):
         a, b = bounds[r], bounds[r + 1]
         top = head_noisy[a:b].argpartition(b - a - k)[b - a - k :] + a  # the head's k best, tau first
@@ -222,15 +224,14 @@ def noisy_top_k_of_score_rows(
         t = (tau - cut) / sigma - _MARGIN
         count = int(rng.binomial(m - (b - a), _upper_tail(t)))
         if count:
-            positions, noisy = _rest_draws(scores[r], head[a:b] - r * m, count, t, sigma, tau, rng)
-            late_flat.append(positions + r * m)
-            late_noisy.append(noisy)
+            late.append(_Late(r, count, t, tau))
 
     # Candidates: the head's k best and the rest's draws that reach tau; the k best of them, per row.
     chosen = np.concatenate(best)
     flat, noisy = head[chosen], head_noisy[chosen]
-    if late_flat:
-        flat, noisy = np.concatenate([flat, *late_flat]), np.concatenate([noisy, *late_noisy])
+    if late:
+        late_flat, late_noisy = _late_draws(flat_scores, head, bounds, m, sigma, late, rngs)
+        flat, noisy = np.concatenate([flat, late_flat]), np.concatenate([noisy, late_noisy])
     return _best_per_row(flat, noisy, n, m, k)
 
 
@@ -263,6 +264,96 @@ def _one_row(
         flat, noisy = np.concatenate([flat, positions]), np.concatenate([noisy, late_noisy])
     best = np.argsort(-noisy, kind="stable")[:k]
     return flat[best], noisy[best]
+
+
+class _Late(NamedTuple):
+    """A row whose rest has draws: ``count`` products with noise z >= ``t`` that may reach ``tau``."""
+
+    row: int
+    count: int
+    t: float
+    tau: float
+
+
+def _late_draws(
+    flat_scores: np.ndarray,
+    head: np.ndarray,
+    bounds: list[int],
+    m: int,
+    sigma: float,
+    late: list[_Late],
+    rngs: list[np.random.Generator],
+) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_rest_draws` for several rows of a batch: flat indices and noisy scores of the drawn
+    rest products that reach their row's tau.
+
+    Each row makes the generator calls a lone row makes, in the same order (its subset's draws,
+    then its truncated normals'), so results are bit-identical; sorting, the positions and the
+    acceptance tests run on all rows at once. Rests are numbered globally: row r's rest products
+    are ``r * m - bounds[r]`` onwards, so one sort and one search serve every row.
+    """
+    rows = [late_row.row for late_row in late]
+    offsets = [r * m - bounds[r] for r in rows]
+    rests = [m - bounds[r + 1] + bounds[r] for r in rows]
+    # Which rest products: one draw per row, then redraws (as uniform_subset's) for rows with repeats.
+    subsets = [
+        np.sort(rngs[r].choice(size, size=count, replace=False))
+        if count * count > size
+        else rngs[r].integers(0, size, count)
+        for (r, count, _, _), size in zip(late, rests, strict=True)
+    ]
+    counts = np.array([late_row.count for late_row in late])
+    rest_index = np.concatenate(subsets) + np.repeat(offsets, counts)
+    rest_index.sort()  # row ranges are disjoint and increasing: rows stay in order
+    repeated = rest_index[1:] == rest_index[:-1]
+    if repeated.any():
+        for i in np.unique(np.repeat(np.arange(len(late)), counts)[1:][repeated]).tolist():
+            subsets[i] = uniform_subset(rests[i], late[i].count, rngs[rows[i]])
+        rest_index = np.concatenate(subsets) + np.repeat(offsets, counts)
+        rest_index.sort()
+    # The j-th rest product of a row is j plus the number of its head positions at or before it:
+    # searched among these rows' heads only, each head position h_g numbered g - (rest before it).
+    segments = np.concatenate([np.arange(bounds[r], bounds[r + 1]) for r in rows])
+    head_sizes = [bounds[r + 1] - bounds[r] for r in rows]
+    skipped = np.array([bounds[r] for r in rows]) - np.cumsum([0, *head_sizes[:-1]])  # other rows' heads
+    flat = (
+        rest_index
+        + np.searchsorted(head[segments] - segments, rest_index, side="right")
+        + np.repeat(skipped, counts)
+    )
+
+    # Their noise, N(0, 1) truncated to [t, inf): Robert's first round for every row at once.
+    robert = [i for i, late_row in enumerate(late) if late_row.t >= _ROBERT_THRESHOLD]
+    z: list[np.ndarray | None] = [None] * len(late)
+    if robert:
+        t = np.array([late[i].t for i in robert])
+        alpha = 0.5 * (t + np.sqrt(t * t + 4.0))
+        sizes = [int(late[i].count / 0.75) + 8 for i in robert]
+        draws = [
+            (rngs[late[i].row].exponential(1.0 / rate, size), rngs[late[i].row].random(size))
+            for i, rate, size in zip(robert, alpha.tolist(), sizes, strict=True)
+        ]
+        x = np.concatenate([d[0] for d in draws]) + np.repeat(t, sizes)
+        keep = np.concatenate([d[1] for d in draws]) <= np.exp(-0.5 * (x - np.repeat(alpha, sizes)) ** 2)
+        ends = np.cumsum(sizes)
+        running = np.cumsum(keep)  # accepted so far, over all rows
+        before = np.concatenate([[0], running[ends[:-1] - 1]])
+        accepted = running[ends - 1] - before
+        x = x[keep & (running - np.repeat(before, sizes) <= np.repeat(counts[robert], sizes))]
+        split = np.cumsum(np.minimum(accepted, counts[robert]))[:-1].tolist()
+        for i, row_z, got in zip(robert, np.split(x, split), accepted.tolist(), strict=True):
+            missing = late[i].count - got
+            z[i] = (
+                row_z
+                if missing <= 0
+                else np.concatenate([row_z, truncated_normal_above(late[i].t, missing, rngs[late[i].row])])
+            )
+    for i, late_row in enumerate(late):  # plain rejection rows (t below Robert's threshold)
+        if z[i] is None:
+            z[i] = truncated_normal_above(late_row.t, late_row.count, rngs[late_row.row])
+    noisy = flat_scores[flat] + sigma * np.concatenate(z)  # type: ignore[arg-type]
+    reach = noisy >= np.repeat([late_row.tau for late_row in late], counts)
+    return flat[reach], noisy[reach]
 
 
 def _rest_draws(

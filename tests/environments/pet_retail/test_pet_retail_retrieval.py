@@ -107,6 +107,49 @@ def test_a_row_is_bit_identical_alone_or_in_any_batch():
             np.testing.assert_array_equal(results[size][1], results[1][1])
 
 
+def test_batched_late_draws_equal_one_row_late_draws(monkeypatch):
+    """The batch's late draws (all rows at once) give each row exactly what a lone row draws, on
+    every path: rng.choice subsets, redrawn subsets with repeats, plain rejection, and Robert's
+    sampler including rows whose first round accepts too few."""
+    m, n_rows, sigma = 400, 3_000, 0.05
+    rng = np.random.default_rng(11)
+    scores = rng.normal(0.0, 0.03, (n_rows, m)).astype(np.float32)
+    heads = [np.sort(rng.choice(m, size=int(rng.integers(20, 200)), replace=False)) for _ in range(n_rows)]
+    bounds = np.cumsum([0] + [h.size for h in heads]).tolist()
+    head = np.concatenate([h + r * m for r, h in enumerate(heads)])
+    late = [
+        retrieval._Late(r, int(rng.integers(1, 60)), float(rng.choice([0.1, 0.46, 1.5, 3.0])), 0.02)
+        for r in range(n_rows)
+        if r % 3  # every third row has no late draws
+    ]
+    expected_flat, expected_noisy = [], []
+    for row in late:
+        positions, noisy = retrieval._rest_draws(
+            scores[row.row], heads[row.row], row.count, row.t, sigma, row.tau, np.random.default_rng(row.row)
+        )
+        expected_flat.append(positions + row.row * m)
+        expected_noisy.append(noisy)
+
+    paths = {"redraws": 0, "plain": 0, "robert rounds after the first": 0}
+
+    def counting_subset(n, size, generator):
+        paths["redraws"] += 1
+        return uniform_subset(n, size, generator)
+
+    def counting_normals(t, n, generator):
+        paths["plain" if t < retrieval._ROBERT_THRESHOLD else "robert rounds after the first"] += 1
+        return truncated_normal_above(t, n, generator)
+
+    monkeypatch.setattr(retrieval, "uniform_subset", counting_subset)
+    monkeypatch.setattr(retrieval, "truncated_normal_above", counting_normals)
+    rngs = [np.random.default_rng(r) for r in range(n_rows)]
+    flat, noisy = retrieval._late_draws(scores.reshape(-1), head, bounds, m, sigma, late, rngs)
+    np.testing.assert_array_equal(flat, np.concatenate(expected_flat))
+    np.testing.assert_array_equal(noisy, np.concatenate(expected_noisy))
+    assert all(count > 0 for count in paths.values()), paths
+    assert any(row.count**2 > m - heads[row.row].size for row in late)  # some rows take rng.choice
+
+
 def test_noiseless_retrieval_is_the_exact_top_k_and_bad_arguments_are_named():
     scores = np.array([[0.3, 0.9, 0.1, 0.9]], dtype=np.float32)
     positions, noisy = noisy_top_k_of_score_rows(scores, 3, 0.0, [np.random.default_rng(0)])
