@@ -20,6 +20,7 @@ arrays (0 for envs that were reset) and ``product_ids`` (num_envs, k) (-1 for en
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -44,6 +45,7 @@ from recframe.environments.pet_retail.features import (
 )
 from recframe.environments.pet_retail.reward import COMPONENTS
 from recframe.environments.pet_retail.sessions import Outcome, ShopperSessions, load_catalog
+from recframe.simulator.sharded import ShardedVectorEnv, even_shard_sizes
 from recframe.spaces import SlateSpace, batch_space, null_value
 
 __all__ = [
@@ -277,16 +279,49 @@ class PetRetailVectorEnv(VectorEnv):
             self._responses[name][idx] = values[name]
 
 
-def create_vector_environment(num_envs: int = 1, **kwargs: Any) -> PetRetailVectorEnv:
-    """``make_vec`` entry point of ``recframe/PetRetail-v0`` (keywords as :class:`PetRetailVectorEnv`)."""
-    return PetRetailVectorEnv(num_envs, "slate", **kwargs)
+def _batch_space(space: spaces.Space, num_envs: int) -> spaces.Space:
+    """The batched space of ``num_envs`` envs, as :class:`PetRetailVectorEnv` builds it (slates distinct per row)."""
+    if isinstance(space, SlateSpace):
+        return SlateBatchSpace(num_envs, space.num_candidates, space.slate_size)
+    return batch_space(space, num_envs)
 
 
-def create_catalog_vector_environment(num_envs: int = 1, **kwargs: Any) -> PetRetailVectorEnv:
-    """``make_vec`` entry point of ``recframe/PetRetailCatalog-v0``."""
-    return PetRetailVectorEnv(num_envs, "catalog", **kwargs)
+def _create(
+    variant: str, num_envs: int, num_workers: int = 1, start_method: str | None = None, **kwargs: Any
+) -> VectorEnv:
+    """:class:`PetRetailVectorEnv`, or with ``num_workers`` > 1 one of them per worker process, as one env.
+
+    The sharded env is bit for bit the single-process one: the shard starting at env ``start`` is
+    built with ``seed + start`` (see :mod:`recframe.simulator.sharded`).
+    """
+    sizes = even_shard_sizes(num_envs, num_workers)
+    if num_workers == 1:
+        return PetRetailVectorEnv(num_envs, variant, **kwargs)
+    seed = kwargs.pop("seed", 0)
+    starts = np.cumsum([0, *sizes[:-1]]).tolist()
+    return ShardedVectorEnv(
+        partial(PetRetailVectorEnv, variant=variant, **kwargs),
+        sizes,
+        shard_kwargs=[{"seed": seed + start} for start in starts],
+        batch_space=_batch_space,
+        start_method=start_method,
+    )
 
 
-def create_boost_vector_environment(num_envs: int = 1, **kwargs: Any) -> PetRetailVectorEnv:
-    """``make_vec`` entry point of ``recframe/PetRetailBoost-v0``."""
-    return PetRetailVectorEnv(num_envs, "boost", **kwargs)
+def create_vector_environment(num_envs: int = 1, **kwargs: Any) -> VectorEnv:
+    """``make_vec`` entry point of ``recframe/PetRetail-v0`` (keywords as :class:`PetRetailVectorEnv`).
+
+    ``num_workers`` > 1 spreads the envs over that many processes (``start_method`` picks how
+    they start); the results are the same as in one process.
+    """
+    return _create("slate", num_envs, **kwargs)
+
+
+def create_catalog_vector_environment(num_envs: int = 1, **kwargs: Any) -> VectorEnv:
+    """``make_vec`` entry point of ``recframe/PetRetailCatalog-v0`` (``num_workers`` as above)."""
+    return _create("catalog", num_envs, **kwargs)
+
+
+def create_boost_vector_environment(num_envs: int = 1, **kwargs: Any) -> VectorEnv:
+    """``make_vec`` entry point of ``recframe/PetRetailBoost-v0`` (``num_workers`` as above)."""
+    return _create("boost", num_envs, **kwargs)
