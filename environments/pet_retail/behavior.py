@@ -21,8 +21,10 @@ exact arithmetic.
 from __future__ import annotations
 
 import math
+from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -31,11 +33,15 @@ from recframe.environments.pet_retail.config import BehaviorConfig, RetentionCon
 __all__ = [
     "Cascade",
     "CascadeDraws",
+    "cascade_of_one",
     "draw_cascade",
+    "draw_cascade_of_one",
     "position_bias_table",
     "retention_continues",
+    "retention_logit",
     "simulate_cascade",
     "utilities",
+    "utilities_of_one",
 ]
 
 
@@ -64,8 +70,7 @@ def draw_cascade(rngs: Sequence[np.random.Generator], k: int) -> CascadeDraws:
     for i, rng in enumerate(rngs):
         rng.standard_normal(out=noise[i])
         rng.random(out=uniforms[i])
-    with np.errstate(divide="ignore"):  # u = 0 gives -inf: the event happens, as u < sigmoid(x) says
-        logits = np.log(uniforms) - np.log1p(-uniforms)
+    logits = _logits(uniforms)
     return CascadeDraws(
         noise=noise,
         exam=logits[:, :k],
@@ -73,6 +78,18 @@ def draw_cascade(rngs: Sequence[np.random.Generator], k: int) -> CascadeDraws:
         buy=logits[:, 2 * k : 3 * k],
         retention=logits[:, 3 * k],
     )
+
+
+def draw_cascade_of_one(rng: np.random.Generator, k: int) -> tuple[list[float], list[float]]:
+    """:func:`draw_cascade` for one shopper, as lists: the k normals and the 3k + 1 logits (exam,
+    click and buy k each, then retention); the same draws and numbers."""
+    noise = rng.standard_normal(k)
+    return noise.tolist(), _logits(rng.random(3 * k + 1)).tolist()
+
+
+def _logits(uniforms: np.ndarray) -> np.ndarray:
+    with np.errstate(divide="ignore"):  # u = 0 gives -inf: the event happens, as u < sigmoid(x) says
+        return np.log(uniforms) - np.log1p(-uniforms)
 
 
 def position_bias_table(behavior: BehaviorConfig, query_types: Sequence[str], k: int) -> np.ndarray:
@@ -106,6 +123,38 @@ def utilities(
     utility += b.alpha_cat * affinity
     utility += b.sigma_u * noise
     return utility
+
+
+def utilities_of_one(
+    behavior: BehaviorConfig,
+    cosine: Sequence[float],
+    log_price: Sequence[float],
+    is_pl: Sequence[float],
+    affinity: Sequence[float],
+    theta_price: float,
+    theta_pl: float,
+    noise: Sequence[float],
+) -> list[float]:
+    """:func:`utilities` of one shopper with float32 cosines (the engine's), on Python floats.
+
+    The batch's utility is a float32 array: ``alpha_rel * cosine`` is a float32 product (exact in
+    double, then rounded) and every term after it is added in double and rounded back to float32.
+    ``array("f", ...)`` rounds doubles to the nearest float32 as numpy's cast does, so these are the
+    same numbers.
+    """
+    b = behavior
+    alpha_rel = float(np.float32(b.alpha_rel))  # numpy casts the weight to the array's float32
+    utility = _float32([alpha_rel * c for c in cosine])
+    price_weight, pl_weight = b.alpha_price * theta_price, b.alpha_pl * theta_pl
+    utility = _float32([u + price_weight * lp for u, lp in zip(utility, log_price)])
+    utility = _float32([u + pl_weight * pl for u, pl in zip(utility, is_pl)])
+    utility = _float32([u + b.alpha_cat * a for u, a in zip(utility, affinity)])
+    return _float32([u + b.sigma_u * z for u, z in zip(utility, noise)])
+
+
+def _float32(values: list[float]) -> list[float]:
+    """``values`` rounded to float32 (round to nearest even), as Python floats."""
+    return array("f", values).tolist()
 
 
 @dataclass(frozen=True)
@@ -179,33 +228,48 @@ def simulate_cascade(
 def _cascade_of_one(
     b: BehaviorConfig, utility: np.ndarray, log_price: np.ndarray, pos_bias: np.ndarray, draws: CascadeDraws
 ) -> Cascade:
-    """:func:`simulate_cascade` for one shopper ((1, k) arrays), position by position.
-
-    Bit-identical to the vectorized version: every quantity is the same IEEE double operation in
-    the same order (satisfaction is the running sum that ``cumsum`` computes, and ``x - 0.0`` for
-    a product not bought is ``x``), so single and vectorized environments still agree exactly.
-    """
-    flags = np.zeros((3, *utility.shape), dtype=bool)
-    examined, clicks, buys = flags[:, 0]
-    fatigue = max(0.0, b.post_purchase_fatigue)
-    rows = zip(
+    """:func:`simulate_cascade` for one shopper ((1, k) arrays), by :func:`cascade_of_one`."""
+    flags, satisfaction = cascade_of_one(
+        b,
         utility[0].tolist(),
         log_price[0].tolist(),
         pos_bias[0].tolist(),
         draws.exam[0].tolist(),
         draws.click[0].tolist(),
         draws.buy[0].tolist(),
-        strict=True,
     )
+    return Cascade(flags=np.array(flags)[:, None, :], satisfaction=np.array([satisfaction]))
+
+
+def cascade_of_one(
+    b: BehaviorConfig,
+    utility: Sequence[float],
+    log_price: Sequence[float],
+    pos_bias: Sequence[float],
+    exam: Sequence[float],
+    click: Sequence[float],
+    buy: Sequence[float],
+) -> tuple[list[list[bool]], float]:
+    """One shopper's cascade on Python floats, position by position, stopping at the last position
+    examined: ``([examined, clicked, bought], satisfaction)``, each flag list of length k.
+
+    Bit-identical to :func:`simulate_cascade`: every quantity is the same IEEE double operation in
+    the same order (satisfaction is the running sum that ``cumsum`` computes, and ``x - 0.0`` for
+    a product not bought is ``x``), so single and vectorized environments still agree exactly.
+    """
+    k = len(utility)
+    examined, clicks, buys = [False] * k, [False] * k, [False] * k
+    fatigue = max(0.0, b.post_purchase_fatigue)
+    rows = zip(utility, log_price, pos_bias, exam, click, buy, strict=True)
     satisfaction, purchases = 0.0, 0
-    for position, (u, lp, bias, exam, click, buy) in enumerate(rows):
-        if not exam < bias + b.exam_sensitivity * satisfaction:
+    for position, (u, lp, bias, exam_logit, click_logit, buy_logit) in enumerate(rows):
+        if not exam_logit < bias + b.exam_sensitivity * satisfaction:
             break
         examined[position] = True
-        if click < u:
+        if click_logit < u:
             clicks[position] = True
             delta = b.satisfaction_gain * u
-            if buy < b.beta_buy * u + b.beta0 - b.w_price_penalty * lp:
+            if buy_logit < b.beta_buy * u + b.beta0 - b.w_price_penalty * lp:
                 buys[position] = True
                 purchases += 1
                 delta -= fatigue
@@ -214,7 +278,7 @@ def _cascade_of_one(
         satisfaction += delta
         if purchases >= b.max_purchases or not satisfaction >= b.abandonment_threshold:
             break
-    return Cascade(flags=flags, satisfaction=np.array([satisfaction]))
+    return [examined, clicks, buys], satisfaction
 
 
 def retention_continues(
@@ -222,6 +286,12 @@ def retention_continues(
 ) -> np.ndarray:
     """(n,) bool: whether each shopper issues another query, with probability
     sigmoid(logit(base_rate) + click_weight * clicks + satisfaction_weight * satisfaction)."""
+    return draws.retention < retention_logit(retention, clicks, satisfaction)
+
+
+def retention_logit(retention: RetentionConfig, clicks: Any, satisfaction: Any) -> Any:
+    """logit(base_rate) + click_weight * clicks + satisfaction_weight * satisfaction, for arrays or
+    floats (the shopper searches again when the retention draw's logit is below it)."""
     r = retention
     base = math.log(r.base_rate) - math.log1p(-r.base_rate)
-    return draws.retention < base + r.click_weight * clicks + r.satisfaction_weight * satisfaction
+    return base + r.click_weight * clicks + r.satisfaction_weight * satisfaction

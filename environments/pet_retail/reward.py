@@ -51,12 +51,21 @@ def reward_weights(cfg: RewardConfig) -> np.ndarray:
 def weighted_components(weights: np.ndarray, parts: np.ndarray) -> dict[str, np.ndarray]:
     """The reward of (4, n) component sums (rows in :data:`COMPONENTS` order) and the components
     (views of ``parts``): the weighted rows added in that order, one elementwise operation per term
-    for any batch size."""
-    terms = weights * parts
-    reward = terms[0]
-    for term in terms[1:]:
-        reward = reward + term
+    for any batch size (for one shopper the same double operations on Python floats)."""
+    if parts.shape[1] == 1:
+        terms = [w * p for w, p in zip(weights[:, 0].tolist(), parts[:, 0].tolist(), strict=True)]
+        reward = np.array([_added_in_order(terms)])
+    else:
+        reward = _added_in_order(weights * parts)
     return {"reward": reward, **dict(zip(COMPONENTS, parts, strict=True))}
+
+
+def _added_in_order(terms: Any) -> Any:
+    """``((terms[0] + terms[1]) + terms[2]) + ...``: rows of an array, or floats."""
+    total = terms[0]
+    for term in terms[1:]:
+        total = total + term
+    return total
 
 
 class ResponseReward:

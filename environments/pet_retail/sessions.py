@@ -24,11 +24,15 @@ from types import SimpleNamespace
 import numpy as np
 
 from recframe.environments.pet_retail.behavior import (
+    cascade_of_one,
     draw_cascade,
+    draw_cascade_of_one,
     position_bias_table,
     retention_continues,
+    retention_logit,
     simulate_cascade,
     utilities,
+    utilities_of_one,
 )
 from recframe.environments.pet_retail.catalog import Catalog
 from recframe.environments.pet_retail.config import SimulatorConfig
@@ -360,6 +364,9 @@ class ShopperSessions:
         n, k = product_ids.shape
         if k > self._pos_bias.shape[1]:
             self._pos_bias = position_bias_table(self.config.behavior, self.config.queries.query_types, k)
+        i = self._one(idx)
+        if i is not None:
+            return self._respond_of_one(i, idx, product_ids)
         u = self.users
         draws = draw_cascade(self._rngs("behavior", idx), k)
         # take, not self._table[:, product_ids]: that one comes out product-major, and sums over its
@@ -406,6 +413,54 @@ class ShopperSessions:
             margin=money[1],
             satisfaction=cascade.satisfaction,
             continues=continues,
+            components=components,
+        )
+
+    def _respond_of_one(self, i: int, idx: slice, product_ids: np.ndarray) -> Outcome:
+        """:meth:`respond` for slot ``i`` alone (``idx`` its slice): the same draws and the same IEEE
+        operations in the same order, on Python floats where the batch uses (1, k) arrays."""
+        b, k = self.config.behavior, product_ids.shape[1]
+        noise, logits = draw_cascade_of_one(self.streams["behavior"][i], k)
+        table = np.take(self._table, product_ids, axis=1)  # as respond: the money sums below
+        log_price, is_pl, _, _, strategic = table[:, 0].tolist()
+        theta_cat = self.users.theta_cat[i].tolist()
+        utility = utilities_of_one(
+            b,
+            self.cosines(idx, product_ids)[0].tolist(),
+            log_price,
+            is_pl,
+            [theta_cat[c] for c in self.catalog.categories[product_ids[0]].tolist()],
+            float(self.users.theta_price[i]),
+            float(self.users.theta_pl[i]),
+            noise,
+        )
+        pos_bias = self._pos_bias[self.queries.query_type[i], :k].tolist()
+        flags, satisfaction = cascade_of_one(
+            b, utility, log_price, pos_bias, logits[:k], logits[k : 2 * k], logits[2 * k : 3 * k]
+        )
+        cascade = np.array(flags)[:, None, :]
+        money = np.where(cascade[2], table[2:4], 0.0)  # revenue, margin
+        clicks, purchases = sum(flags[1]), sum(flags[2])
+        bought_strategic = [bought and s != 0.0 for bought, s in zip(flags[2], strategic, strict=True)]
+        tallies = np.empty((4, 1))  # gmv, cm2, strategic purchases, clicks (the reward's components)
+        np.add.reduce(money, axis=2, out=tallies[0:2])
+        tallies[2:, 0] = sum(bought_strategic), clicks
+        components = weighted_components(self._reward_weights, tallies)
+        continues = logits[3 * k] < retention_logit(self.config.retention, float(clicks), satisfaction)
+        self.session[i] += (1.0, clicks, purchases)  # queries, clicks, purchases (SESSION_FEATURES)
+        self.active[i] = continues
+        if continues:
+            self._next_query_of_one(i)
+        return Outcome(
+            product_ids=product_ids,
+            examined=cascade[0],
+            clicks=cascade[1],
+            buys=cascade[2],
+            strategic=np.array([bought_strategic]),
+            revenue=money[0],
+            margin=money[1],
+            satisfaction=np.array([satisfaction]),
+            continues=np.array([continues]),
             components=components,
         )
 

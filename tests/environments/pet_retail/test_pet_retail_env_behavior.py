@@ -17,6 +17,8 @@ from recframe.environments.pet_retail.behavior import (
     position_bias_table,
     retention_continues,
     simulate_cascade,
+    utilities,
+    utilities_of_one,
 )
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
 from recframe.environments.pet_retail.population import Population, capped_cdf, dirichlet_by_gammas
@@ -134,6 +136,54 @@ def test_a_shoppers_cascade_is_the_same_alone_and_in_a_batch():
         alone = simulate_cascade(behavior, utility[i : i + 1], log_price[i : i + 1], pos_bias[i : i + 1], row)
         np.testing.assert_array_equal(alone.flags[:, 0], batch.flags[:, i])
         assert alone.satisfaction[0] == batch.satisfaction[i], i
+
+
+def test_one_shoppers_utilities_on_floats_are_the_float32_batch_ones():
+    behavior, n, k = BehaviorConfig(), 300, 10
+    rng = np.random.default_rng(8)
+    cosine = rng.uniform(-1.0, 1.0, size=(n, k)).astype(np.float32)
+    log_price = np.log1p(rng.uniform(1.0, 40.0, size=(n, k)))
+    is_pl = (rng.random((n, k)) < 0.3).astype(np.float64)
+    affinity, noise = rng.dirichlet(np.ones(k), size=n), rng.standard_normal((n, k))
+    theta_price, theta_pl = rng.normal(-1.0, 2.0, size=n), rng.normal(0.0, 2.0, size=n)
+    batch = utilities(behavior, cosine, log_price, is_pl, affinity, theta_price, theta_pl, noise)
+    assert batch.dtype == np.float32
+    for i in range(n):
+        rows = (x[i].tolist() for x in (cosine, log_price, is_pl, affinity, noise))
+        c, lp, pl, a, z = rows
+        one = utilities_of_one(behavior, c, lp, pl, a, float(theta_price[i]), float(theta_pl[i]), z)
+        assert one == batch[i].tolist(), i
+
+
+def test_a_shopper_responds_alone_as_in_a_batch():
+    """The one-slot path of ShopperSessions (start, respond, next query on Python floats) leaves a
+    shopper in the state, with the outcomes, that the batched arrays give it among others."""
+    config = SimulatorConfig()
+    catalog = load_catalog(config)
+    alone, batch = ShopperSessions(config, catalog, 1), ShopperSessions(config, catalog, 3)
+    alone.reseed(0, 11)
+    for i, seed in enumerate((10, 11, 12)):
+        batch.reseed(i, seed)
+    alone.start(slice(0, 1))
+    batch.start(np.arange(3))
+    rng = np.random.default_rng(9)
+    for step in range(300):
+        ids = np.stack([rng.choice(len(catalog), size=10, replace=False) for _ in range(3)])
+        one = alone.respond(slice(0, 1), ids[1:2])
+        many = batch.respond(np.arange(3), ids)
+        for field in ("examined", "clicks", "buys", "strategic", "revenue", "margin", "satisfaction"):
+            np.testing.assert_array_equal(getattr(one, field)[0], getattr(many, field)[1], err_msg=field)
+        assert one.continues[0] == many.continues[1]
+        for name, values in one.components.items():
+            assert values[0] == many.components[name][1], (step, name)
+        for name in ("session", "active", "phi_unit", "query_vectors"):
+            np.testing.assert_array_equal(getattr(alone, name)[0], getattr(batch, name)[1], err_msg=name)
+        if not alone.active[0]:
+            alone.start(slice(0, 1))
+            batch.start(np.array([1]))
+        for name in ("intent", "query_type", "phi_emb", "token_ids"):
+            np.testing.assert_array_equal(getattr(alone.queries, name)[0], getattr(batch.queries, name)[1])
+        batch.active[:] = True  # the other two shoppers go on regardless
 
 
 def test_retention_rate_follows_the_logistic_model():
