@@ -44,6 +44,12 @@ class ProductDocument(FeatureDocument):
 
     FEATURE_LOW, FEATURE_HIGH = -BIG, BIG
 
+    def __init__(self, doc_id: int, features: np.ndarray) -> None:
+        # FeatureDocument's attributes set here, not through its two-level super() chain: every slate
+        # position of every step builds one.
+        self._doc_id = int(doc_id)
+        self.features = features
+
 
 def product_document_class(num_features: int) -> type[ProductDocument]:
     """A :class:`ProductDocument` subclass whose observations have ``num_features`` features.

@@ -421,7 +421,7 @@ class ShopperSessions:
         operations in the same order, on Python floats where the batch uses (1, k) arrays."""
         b, k = self.config.behavior, product_ids.shape[1]
         noise, logits = draw_cascade_of_one(self.streams["behavior"][i], k)
-        table = np.take(self._table, product_ids, axis=1)  # as respond: the money sums below
+        table = self._table.take(product_ids, axis=1)  # as respond (the money sums below)
         log_price, is_pl, _, _, strategic = table[:, 0].tolist()
         theta_cat = self.users.theta_cat[i].tolist()
         utility = utilities_of_one(
