@@ -40,6 +40,7 @@ __all__ = [
     "retention_continues",
     "retention_logit",
     "simulate_cascade",
+    "to_float32",
     "utilities",
     "utilities_of_one",
 ]
@@ -144,16 +145,16 @@ def utilities_of_one(
     """
     b = behavior
     alpha_rel = float(np.float32(b.alpha_rel))  # numpy casts the weight to the array's float32
-    utility = _float32([alpha_rel * c for c in cosine])
+    utility = to_float32([alpha_rel * c for c in cosine])
     price_weight, pl_weight = b.alpha_price * theta_price, b.alpha_pl * theta_pl
-    utility = _float32([u + price_weight * lp for u, lp in zip(utility, log_price)])
-    utility = _float32([u + pl_weight * pl for u, pl in zip(utility, is_pl)])
-    utility = _float32([u + b.alpha_cat * a for u, a in zip(utility, affinity)])
-    return _float32([u + b.sigma_u * z for u, z in zip(utility, noise)])
+    utility = to_float32([u + price_weight * lp for u, lp in zip(utility, log_price)])
+    utility = to_float32([u + pl_weight * pl for u, pl in zip(utility, is_pl)])
+    utility = to_float32([u + b.alpha_cat * a for u, a in zip(utility, affinity)])
+    return to_float32([u + b.sigma_u * z for u, z in zip(utility, noise)])
 
 
-def _float32(values: list[float]) -> list[float]:
-    """``values`` rounded to float32 (round to nearest even), as Python floats."""
+def to_float32(values: list[float]) -> list[float]:
+    """``values`` rounded to float32 (to nearest, ties to even, as numpy's casts), as Python floats."""
     return array("f", values).tolist()
 
 

@@ -17,6 +17,7 @@ seeded with ``s`` are the same shopper.
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from types import SimpleNamespace
@@ -31,6 +32,7 @@ from recframe.environments.pet_retail.behavior import (
     retention_continues,
     retention_logit,
     simulate_cascade,
+    to_float32,
     utilities,
     utilities_of_one,
 )
@@ -75,15 +77,13 @@ def load_catalog(config: SimulatorConfig) -> Catalog:
 _TINY = float(np.finfo(np.float32).tiny)
 
 
-def unit_rows(x: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-    """Rows of ``x`` ((n, d), or one (d,) row) scaled to unit length, float32 (each row on its own),
-    written into ``out`` if given (else a new array)."""
+def unit_rows(x: np.ndarray) -> np.ndarray:
+    """Rows of ``x`` scaled to unit length, float32 (each row on its own)."""
     x = np.asarray(x, dtype=np.float32)  # no copy of float32 input: the result is a new array anyway
-    norms = np.sqrt(np.add.reduce(np.square(x, dtype=np.float64), axis=-1))
+    norms = np.sqrt(np.add.reduce(np.square(x, dtype=np.float64), axis=1))
     # Divided in float64 and rounded into the float32 result (what astype after the division did).
-    if out is None:
-        out = np.empty(x.shape, dtype=np.float32)
-    return np.divide(x, np.maximum(norms, _TINY)[..., None], out=out, casting="same_kind")
+    out = np.empty(x.shape, dtype=np.float32)
+    return np.divide(x, np.maximum(norms, _TINY)[:, None], out=out, casting="same_kind")
 
 
 def lexical_shifts(config: SimulatorConfig) -> np.ndarray:
@@ -180,6 +180,7 @@ class ShopperSessions:
         self._intent_cdf = capped_cdf(self.users.theta_cat)  # per shopper: drawing an intent reads it
         self.phi_unit = unit_rows(self.queries.phi_emb)
         self._shifts = lexical_shifts(config)
+        self._shift_lists = self._shifts.tolist()  # one query's shifts as Python floats
         self.query_vectors = self._query_vectors(self.queries, self.phi_unit)
         self.session = np.zeros((self.num_shoppers, len(SESSION_FEATURES)))
         self.active = np.zeros(self.num_shoppers, dtype=bool)
@@ -254,11 +255,16 @@ class ShopperSessions:
         """:meth:`_next_queries` of slot ``i`` alone, drawn and written row by row (the same numbers)."""
         if intent_cdf is None:
             intent_cdf = self._intent_cdf[i].tolist()
-        codes = self.population.query_into(
+        intent, qtype = self.population.query_into(
             self.queries, i, self.users.theta_emb[i], intent_cdf, self.streams["shopper"][i]
         )
-        phi_unit = unit_rows(self.queries.phi_emb[i], out=self.phi_unit[i])
-        self._write_query_vectors(self.query_vectors[i], phi_unit, *codes)
+        # unit_rows and _query_vectors of the row on Python floats: the same double operations (the
+        # squares summed by numpy, in its order), rounded to float32 where the arrays are float32.
+        phi_emb = self.queries.phi_emb[i]
+        norm = max(math.sqrt(np.add.reduce(np.square(phi_emb, dtype=np.float64))), _TINY)
+        self.phi_unit[i] = phi_unit = to_float32([x / norm for x in phi_emb.tolist()])
+        w_sem = self.config.relevance.w_sem
+        self.query_vectors[i] = [w_sem * x for x in phi_unit] + self._shift_lists[intent][qtype]
 
     def _query_vectors(self, queries: QueryBatch, phi_unit: np.ndarray) -> np.ndarray:
         """(n, d + n_categories) float32 rows ``[w_sem * phi_unit, lexical shift per category]``.
@@ -266,18 +272,12 @@ class ShopperSessions:
         Times :attr:`CategoryIndex.matrix <.retrieval.CategoryIndex>` they give each query's
         noiseless relevance to every product in one matrix-vector product; computed once per query.
         """
-        vectors = np.empty((len(phi_unit), phi_unit.shape[1] + self._shifts.shape[2]), dtype=np.float32)
-        self._write_query_vectors(vectors, phi_unit, queries.intent, queries.query_type)
-        return vectors
-
-    def _write_query_vectors(
-        self, out: np.ndarray, phi_unit: np.ndarray, intent: np.ndarray | int, query_type: np.ndarray | int
-    ) -> None:
-        """Writes :meth:`_query_vectors` rows (or one row, from a (d,) ``phi_unit`` and int codes) into ``out``."""
-        d = phi_unit.shape[-1]
+        d = phi_unit.shape[1]
+        vectors = np.empty((len(phi_unit), d + self._shifts.shape[2]), dtype=np.float32)
         w_sem = self.config.relevance.w_sem
-        np.multiply(phi_unit, w_sem, out=out[..., :d], dtype=np.float64, casting="same_kind")
-        out[..., d:] = self._shifts[intent, query_type]
+        np.multiply(phi_unit, w_sem, out=vectors[:, :d], dtype=np.float64, casting="same_kind")
+        vectors[:, d:] = self._shifts[queries.intent, queries.query_type]
+        return vectors
 
     def user_rows(self, idx: np.ndarray) -> UserBatch:
         """The shoppers in slots ``idx`` as a :class:`UserBatch` (copies)."""
