@@ -20,6 +20,7 @@ from gymnasium.vector.utils import batch_space
 from toy_vector_env import ToyVectorEnv, broken_factory
 
 from recframe.simulator.sharded import ShardedVectorEnv, default_start_method, even_shard_sizes
+from recframe.simulator.shared_batch import SharedBatch, shareable
 
 SIZES = [3, 1, 2]
 
@@ -42,10 +43,13 @@ def _assert_same(a, b) -> None:
     tree.map_structure(np.testing.assert_array_equal, a, b)
 
 
-@pytest.mark.parametrize("seed", [None, 3, [10, 20, 30, 40, 50, 60]])
-def test_sharded_env_equals_one_process(seed):
+@pytest.mark.parametrize(
+    ("seed", "shared_memory"), [(None, True), (3, True), ([10, 20, 30, 40, 50, 60], True), (3, False)]
+)
+def test_sharded_env_equals_one_process(seed, shared_memory):
     whole = ToyVectorEnv(6, seed=7)
-    with _sharded() as sharded:
+    with _sharded(shared_memory=shared_memory) as sharded:
+        assert len(sharded._shared) == shared_memory
         assert (
             sharded.num_envs == 6 and sharded.metadata["autoreset_mode"] == whole.metadata["autoreset_mode"]
         )
@@ -159,15 +163,19 @@ def _alive(pid: int) -> bool:
     return not Path(f"/proc/{pid}/stat").read_text().split(") ")[1].startswith("Z")  # zombies are gone
 
 
-@pytest.mark.parametrize("ending", ["pass", "del envs", "envs.step(-np.ones((2, 3)))"])
-def test_the_interpreter_exits_and_takes_the_workers_along(ending):
-    """Without close(): at exit, after the env is collected, or on an uncaught worker error."""
+@pytest.mark.parametrize(
+    ("ending", "start_method"),
+    [("pass", None), ("del envs", None), ("envs.step(-np.ones((2, 3)))", None), ("envs.close()", "fork")],
+)
+def test_the_interpreter_exits_and_takes_the_workers_along(ending, start_method):
+    """Without close(): at exit, after the env is collected, or on an uncaught worker error; and
+    forked workers (started before the shared memory existed) leave it to the parent to free."""
     script = (
         "import numpy as np\n"
         "from toy_vector_env import ToyVectorEnv\n"
         "from recframe.simulator.sharded import ShardedVectorEnv\n"
         "if __name__ == '__main__':\n"
-        "    envs = ShardedVectorEnv(ToyVectorEnv, [1, 1])\n"
+        f"    envs = ShardedVectorEnv(ToyVectorEnv, [1, 1], start_method={start_method!r})\n"
         "    envs.reset(seed=0)\n"
         "    print(*(p.pid for p in envs._processes), flush=True)\n"
         f"    {ending}\n"
@@ -181,3 +189,20 @@ def test_the_interpreter_exits_and_takes_the_workers_along(ending):
         assert done.returncode == 0 and not done.stderr, done.stderr
     pids = [int(pid) for pid in done.stdout.split()]
     assert len(pids) == 2 and not any(_alive(pid) for pid in pids)
+
+
+def test_shared_batch_rows_and_unshareable_spaces():
+    space = batch_space(
+        spaces.Dict({"a": spaces.Discrete(3), "b": spaces.Tuple([spaces.Box(0, 1, (2, 2))])}), 4
+    )
+    owner = SharedBatch(space)
+    other = SharedBatch(space, owner.name)
+    rows = {"a": np.array([1, 2]), "b": (np.ones((2, 2, 2), np.float32),)}
+    other.write(2, 4, rows)
+    batch = owner.read()
+    np.testing.assert_array_equal(batch["a"], [0, 0, 1, 2])
+    assert batch["b"][0].dtype == np.float32 and batch["b"][0][2:].all() and not batch["b"][0][:2].any()
+    other.close()
+    owner.close()
+    owner.close()
+    assert not shareable(batch_space(spaces.Text(5), 2))
