@@ -239,7 +239,7 @@ def _cascade_of_one(
         draws.click[0].tolist(),
         draws.buy[0].tolist(),
     )
-    return Cascade(flags=np.array(flags)[:, None, :], satisfaction=np.array([satisfaction]))
+    return Cascade(flags=np.array(flags, dtype=bool)[:, None, :], satisfaction=np.array([satisfaction]))
 
 
 def cascade_of_one(

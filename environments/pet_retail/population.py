@@ -80,7 +80,7 @@ class Population:
         self._tables = query_tables(config)
         self._dim = config.catalog.embedding_dim
         self._n_cats = len(config.catalog.categories)
-        # One shopper's draws (users_into, query_into) as Python values: the same look-ups as lists.
+        # One shopper's draws (user_into, query_into) read these look-ups as Python lists.
         self._theta_rows = self._theta_params.tolist()
         self._type_cdf_list = self._type_cdf.tolist()
         self._leading = self._tables.leading_ids.tolist()

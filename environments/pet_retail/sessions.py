@@ -148,7 +148,8 @@ class ShopperSessions:
     Methods take ``idx``, the shoppers concerned: an int64 array of slots (each at most once). The
     per-step ones (:meth:`start`, :meth:`respond`, :meth:`cosines`, :meth:`observe`) also take a
     slice: the one-shopper environments pass ``slice(0, 1)``, so that their reads are views and
-    their writes slice assignments, several times cheaper than one-element index arrays.
+    their writes slice assignments, several times cheaper than one-element index arrays; a one-slot
+    slice also takes the one-shopper paths (scalar draws, Python floats: a batch row's numbers).
 
     Attributes:
         config, catalog: the world.
@@ -438,7 +439,7 @@ class ShopperSessions:
         flags, satisfaction = cascade_of_one(
             b, utility, log_price, pos_bias, logits[:k], logits[k : 2 * k], logits[2 * k : 3 * k]
         )
-        cascade = np.array(flags)[:, None, :]
+        cascade = np.array(flags, dtype=bool)[:, None, :]
         money = np.where(cascade[2], table[2:4], 0.0)  # revenue, margin
         clicks, purchases = sum(flags[1]), sum(flags[2])
         bought_strategic = [bought and s != 0.0 for bought, s in zip(flags[2], strategic, strict=True)]
