@@ -39,7 +39,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from multiprocessing import resource_tracker
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 from gymnasium import Space
@@ -105,7 +105,8 @@ def _concatenate(parts: Sequence[Any], sizes: Sequence[int]) -> Any:
             for key in keys
         }
     if isinstance(present[0], tuple):
-        return tuple(_concatenate(items, sizes) for items in zip(*parts))
+        missing = (None,) * len(present[0])
+        return tuple(_concatenate(items, sizes) for items in zip(*(part or missing for part in parts)))
     like = np.asarray(present[0])
     return np.concatenate(
         [_absent(like, rows) if part is None else part for part, rows in zip(parts, sizes)], axis=0
@@ -324,7 +325,7 @@ class ShardedVectorEnv(VectorEnv):
         except Exception:  # a type the parent cannot import, or whose constructor takes other arguments
             return RuntimeError(text)
 
-    def _died(self, shard: int, error: BaseException) -> None:
+    def _died(self, shard: int, error: BaseException) -> NoReturn:
         process = self._processes[shard]
         process.join(1.0)
         self.close()
