@@ -27,9 +27,9 @@ what a single query pays for; a head of ~500 with about 55 late draws per query,
 whole batch at once, was 20% faster batched but made the one-shopper environments 15-20% slower).
 Thresholds, the head, the late draws' sorting, positions and acceptance tests, and the final top
 k run on the whole batch at once; only the generator calls and a partition run row by row (a
-single query takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an order fixed
-by its own scores, and every array operation is elementwise or row by row, so a row's result is
-bit-identical alone or in any batch.
+single query takes a scalar path with the same arithmetic). Each row consumes only its own
+generator, in an order fixed by its own scores, and every array operation is elementwise or row
+by row, so a row's result is bit-identical alone or in any batch.
 
 Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`CategoryIndex.matrix`:
 the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
@@ -99,6 +99,8 @@ def truncated_normal_above(t: float, n: int, rng: np.random.Generator) -> np.nda
             keep = rng.random(size) <= np.exp(-0.5 * (x - alpha) ** 2)
             accepted.append(x[keep][:missing])
             missing -= accepted[-1].size
+    if len(accepted) == 1:  # the usual case: no copy
+        return accepted[0]
     return np.concatenate(accepted) if accepted else np.empty(0)
 
 
@@ -113,7 +115,8 @@ def uniform_subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
     if size * size > n:
         return np.sort(rng.choice(n, size=size, replace=False))
     while True:
-        subset = np.sort(rng.integers(0, n, size))
+        subset = rng.integers(0, n, size)
+        subset.sort()
         if not (subset[1:] == subset[:-1]).any():
             return subset
 
@@ -245,13 +248,14 @@ def _one_row(
     """
     m = row.size
     stride, (crowded, spread_out) = _sample_plan(m, k, head_pad)
-    sample = np.sort(row[::stride])
+    sample = row[::stride].copy()  # array methods: numpy's Python-level wrappers cost a us each here
+    sample.sort()
     # float32 scalars: the same arithmetic as the batch's arrays
     threshold = max(sample[crowded], sample[spread_out] - np.float32(_HEAD_SPREAD * sigma))
-    head = np.flatnonzero(row >= threshold)
+    head = (row >= threshold).nonzero()[0]
     if head.size < k:  # a sample that aimed too high: the exact k-th best score
         threshold = np.partition(row, m - k)[m - k]
-        head = np.flatnonzero(row >= threshold)
+        head = (row >= threshold).nonzero()[0]
     head_noisy = row[head] + sigma * rng.standard_normal(head.size)
     h = head.size
     top = head_noisy.argpartition(h - k)[h - k :]  # the head's k best, tau first
@@ -262,7 +266,7 @@ def _one_row(
     if count:
         positions, late_noisy = _rest_draws(row, head, count, t, sigma, tau, rng)
         flat, noisy = np.concatenate([flat, positions]), np.concatenate([noisy, late_noisy])
-    best = np.argsort(-noisy, kind="stable")[:k]
+    best = (-noisy).argsort(kind="stable")[:k]
     return flat[best], noisy[best]
 
 
@@ -369,7 +373,7 @@ def _rest_draws(
     noise N(0, 1) truncated to [t, inf); returns the positions and noisy scores of those reaching tau."""
     hits = uniform_subset(row_scores.size - head.size, count, rng)
     # The j-th rest product is j plus the number of head positions at or before it.
-    positions = hits + np.searchsorted(head - np.arange(head.size), hits, side="right")
+    positions = hits + (head - np.arange(head.size)).searchsorted(hits, side="right")
     noisy = row_scores[positions] + sigma * truncated_normal_above(t, count, rng)
     reach = noisy >= tau
     return positions[reach], noisy[reach]
