@@ -4,15 +4,22 @@ Single: ``gymnasium.make(id)`` stepped with valid random actions, reset whenever
 (resets are part of the timed loop); steps per second. Vectorized: the native vector env
 (``gymnasium.make_vec``) with ``--num-envs`` shoppers; shopper-steps per second counts only the
 shoppers that were shown a list (not the rows being autoreset), over the whole loop's time.
+Sharded: the same ``--num-envs`` shoppers split over ``--num-workers`` worker processes
+(``make_vec(..., num_workers=W)``, :class:`recframe.simulator.sharded.ShardedVectorEnv`). Both
+vector envs are built once per environment (the workers start before any timed loop), warmed up
+by one untimed run, and their runs alternate, so both see the same load.
 
 Each rate is given per wall-clock second and per CPU second of this process (``time.process_time``);
-the second is steadier on a shared machine, where waiting for a core inflates wall time.
+the second is steadier on a shared machine, where waiting for a core inflates wall time. The
+sharded env is given per wall-clock second only: its work runs in the workers, so this process's
+CPU time (waiting on pipes, copying results out) says nothing about its throughput.
 
 A second table times retrieval alone (:func:`recframe.environments.pet_retail.retrieval.noisy_top_k_rows`,
 the noisy top 50 of the default 10^4-product catalog) per query: a batch of ``--num-envs`` queries,
 and one query at a time.
 
-Run: ``python benchmarks/bench_pet_retail_envs.py [--repeats N] [--steps N] [--num-envs N]``.
+Run: ``python benchmarks/bench_pet_retail_envs.py [--repeats N] [--steps N] [--num-envs N]
+[--num-workers W]``.
 """
 
 from __future__ import annotations
@@ -57,9 +64,15 @@ def single_rate(env_id: str, steps: int, seed: int) -> tuple[float, float]:
     return _rates(steps, start)
 
 
-def vector_rate(env_id: str, steps: int, num_envs: int, seed: int) -> tuple[float, float]:
-    """Shopper-steps per (wall, CPU) second of the native vector env (autoreset rows not counted)."""
-    envs = gym.make_vec(env_id, num_envs=num_envs, vectorization_mode="vector_entry_point")
+def make_vector(env_id: str, num_envs: int, num_workers: int = 1) -> gym.vector.VectorEnv:
+    """The native vector env, sharded over ``num_workers`` processes when more than one."""
+    return gym.make_vec(
+        env_id, num_envs=num_envs, vectorization_mode="vector_entry_point", num_workers=num_workers
+    )
+
+
+def vector_rate(envs: gym.vector.VectorEnv, steps: int, seed: int) -> tuple[float, float]:
+    """Shopper-steps per (wall, CPU) second of a vector env (autoreset rows not counted)."""
     actions = _actions(envs.action_space, steps, np.random.default_rng(seed))
     envs.reset(seed=seed)
     shopper_steps = 0
@@ -106,9 +119,9 @@ def retrieval_times(num_queries: int, repeats: int) -> tuple[float, float, float
     )
 
 
-def _medians(runs: list[tuple[float, float]]) -> str:
-    wall, cpu = (statistics.median(r[i] for r in runs) for i in (0, 1))
-    return f"{wall:,.0f} | {cpu:,.0f}"
+def _medians(runs: list[tuple[float, float]], cpu: bool = True) -> str:
+    wall, process = (statistics.median(r[i] for r in runs) for i in (0, 1))
+    return f"{wall:,.0f} | {process:,.0f}" if cpu else f"{wall:,.0f}"
 
 
 def main() -> None:
@@ -116,18 +129,27 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5, help="timed runs per cell (median reported)")
     parser.add_argument("--steps", type=int, default=2_000, help="single-env steps per run")
     parser.add_argument("--num-envs", type=int, default=256, help="shoppers in the vectorized env")
+    parser.add_argument("--num-workers", type=int, default=2, help="worker processes of the sharded env")
     args = parser.parse_args()
     vector_steps = max(20, args.steps // 20)
     print(
         "| environment | single env, steps/s (wall) | (CPU) | "
-        f"vectorized, {args.num_envs} shoppers, shopper-steps/s (wall) | (CPU) |\n"
-        "| --- | ---: | ---: | ---: | ---: |"
+        f"vectorized, {args.num_envs} shoppers, shopper-steps/s (wall) | (CPU) | "
+        f"sharded over {args.num_workers} processes (wall) |\n"
+        "| --- | ---: | ---: | ---: | ---: | ---: |"
     )
     for env_id in IDS:
         single_rate(env_id, 50, seed=0)  # warm-up: builds and caches the catalog
         single = [single_rate(env_id, args.steps, seed=r) for r in range(args.repeats)]
-        vector = [vector_rate(env_id, vector_steps, args.num_envs, seed=r) for r in range(args.repeats)]
-        print(f"| {env_id} | {_medians(single)} | {_medians(vector)} |")
+        vector, sharded = [], []
+        with make_vector(env_id, args.num_envs, args.num_workers) as sharded_envs:
+            envs = make_vector(env_id, args.num_envs)
+            for r in range(args.repeats + 1):  # run 0 warms both up
+                vector.append(vector_rate(envs, vector_steps, seed=r))
+                sharded.append(vector_rate(sharded_envs, vector_steps, seed=r))
+        print(
+            f"| {env_id} | {_medians(single)} | {_medians(vector[1:])} | {_medians(sharded[1:], cpu=False)} |"
+        )
     cpu, wall, one = retrieval_times(args.num_envs, args.repeats)
     print(
         f"\n| retrieval, us per query | batch of {args.num_envs} (CPU) | (wall) | one at a time (CPU) |\n"
