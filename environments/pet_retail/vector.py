@@ -171,9 +171,11 @@ class PetRetailVectorEnv(VectorEnv):
                 n_features = self._features.shape[1] + 1
                 items["doc"] = spaces.Box(-BIG, BIG, (self.num_candidates, n_features), np.float32)
                 self.candidates = np.zeros((self.num_envs, self.num_candidates), dtype=np.int64)
-                self.doc_observation = np.zeros(
-                    (self.num_envs, self.num_candidates, n_features), dtype=np.float32
-                )
+                self.relevance = np.zeros((self.num_envs, self.num_candidates), dtype=np.float32)
+                # A product's doc row with a free last column: the observation is one gather of the
+                # candidates' rows, then their relevance written into that column.
+                self._doc_rows = np.zeros((len(catalog), n_features), dtype=np.float32)
+                self._doc_rows[:, :-1] = self._features
             else:
                 self.catalog_features = self._features
             items["response"] = batch_space(response_space(), self.k)
@@ -195,10 +197,7 @@ class PetRetailVectorEnv(VectorEnv):
     def _retrieve(self, idx: np.ndarray) -> None:
         if self.variant != "slate" or idx.size == 0:
             return
-        ids, relevance = self.sessions.top_products(idx, self.num_candidates)
-        self.candidates[idx] = ids
-        self.doc_observation[idx, :, :-1] = self._features[ids]
-        self.doc_observation[idx, :, -1] = relevance
+        self.candidates[idx], self.relevance[idx] = self.sessions.top_products(idx, self.num_candidates)
 
     def _start(self, idx: np.ndarray) -> None:
         self.sessions.start(idx)
@@ -209,7 +208,8 @@ class PetRetailVectorEnv(VectorEnv):
     def _observation(self) -> dict[str, Any]:
         observation = {"user": self.sessions.observe(self._all)}
         if self.variant == "slate":
-            observation["doc"] = self.doc_observation.copy()
+            observation["doc"] = doc = self._doc_rows.take(self.candidates, axis=0)
+            doc[:, :, -1] = self.relevance
         observation["response"] = {name: value.copy() for name, value in self._responses.items()}
         return observation
 
