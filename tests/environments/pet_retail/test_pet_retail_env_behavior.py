@@ -21,7 +21,12 @@ from recframe.environments.pet_retail.behavior import (
     utilities_of_one,
 )
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig, SimulatorConfig
-from recframe.environments.pet_retail.population import Population, capped_cdf, dirichlet_by_gammas
+from recframe.environments.pet_retail.population import (
+    Population,
+    capped_cdf,
+    dirichlet_by_gammas,
+    uniform_integers,
+)
 from recframe.environments.pet_retail.queries import QueryBatch
 from recframe.environments.pet_retail.relevance import category_overlap, relevance_scores
 from recframe.environments.pet_retail.sessions import ShopperSessions, lexical_shifts, load_catalog
@@ -222,6 +227,23 @@ def test_dirichlet_by_gammas_is_numpys_dirichlet():
             mine, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
             assert dirichlet_by_gammas(mine, alpha) == numpys.dirichlet(alpha).tolist(), (alpha, seed)
             assert mine.random() == numpys.random()  # the stream moved on by as much
+
+
+@pytest.mark.parametrize("span", [1, 2, 1000, 3 * 2**30, 2**31 + 1, 2**32 - 1, 2**32, 2**40])
+def test_uniform_integers_are_numpys_integers(span):
+    """The same numbers and stream as one-at-a-time ``integers``, also where Lemire's method redraws
+    often (spans just above 2**31 and at 3 * 2**30) and after float32 normals, which take 32-bit
+    halves of the generator's 64-bit output (so a draw may start on a buffered half)."""
+    for seed in range(100):
+        mine, numpys = np.random.default_rng(seed), np.random.default_rng(seed)
+        for n in (1, 2, 3):
+            low = -7 * n
+            expected = [numpys.integers(low, low + span) for _ in range(n)]
+            assert uniform_integers(mine, low, low + span, n) == expected, (span, seed)
+            for rng in (mine, numpys):
+                rng.standard_normal(n, dtype=np.float32)
+        assert mine.integers(1000) == numpys.integers(1000)  # the stream moved on by as much
+        assert mine.random() == numpys.random()
 
 
 def test_draws_depend_only_on_each_shoppers_own_generator():
