@@ -22,7 +22,7 @@ from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries, query_tables
 from recframe.environments.pet_retail.users import UserBatch
 
-__all__ = ["Population", "capped_cdf", "dirichlet_by_gammas", "uniform_integers"]
+__all__ = ["Population", "capped_cdf", "dirichlet_by_gammas", "normalized_rows", "uniform_integers"]
 
 _STICK_BREAKING_BELOW = 0.1
 """numpy's ``Generator.dirichlet`` breaks sticks with beta draws when every concentration is below
@@ -44,6 +44,16 @@ def dirichlet_by_gammas(rng: np.random.Generator, alpha: Sequence[float]) -> lis
         total += g
     scale = 1.0 / total if total else math.inf  # all zero: NaN entries, as numpy's 0 * (1 / 0)
     return [g * scale for g in gammas]
+
+
+def normalized_rows(gammas: np.ndarray) -> np.ndarray:
+    """Each row of the (n, c) ``gammas`` times the reciprocal of its sum, added left to right: what
+    :func:`dirichlet_by_gammas` does with one row of gamma draws, for a batch (the same numbers)."""
+    total = gammas[:, 0].copy()
+    for column in gammas.T[1:]:
+        total += column
+    with np.errstate(divide="ignore", invalid="ignore"):  # all zero: NaN entries, as there
+        return gammas * (1.0 / total)[:, None]
 
 
 def uniform_integers(rng: np.random.Generator, low: int, high: int, n: int) -> list[int]:
@@ -99,6 +109,7 @@ class Population:
         self._segment_cdf = np.cumsum(ucfg.segment_mix).tolist()
         self._concentrations = [[float(a) for a in p.cat_conc] for p in params]
         self._by_gammas = [max(p.cat_conc) >= _STICK_BREAKING_BELOW for p in params]
+        self._gamma_segments = np.array(self._by_gammas)
         # Per segment: the means of theta_price and theta_pl, then their standard deviations.
         self._theta_params = np.array([[p.price_mean, p.pl_mean, p.price_std, p.pl_std] for p in params])
         self._type_cdf = capped_cdf(np.asarray(config.queries.query_type_mix, dtype=np.float64))
@@ -119,19 +130,23 @@ class Population:
         ``embedding_dim`` float32 standard normals (theta_emb).
         """
         n, last = len(rngs), len(self._segment_cdf) - 1
-        segments = np.empty(n, dtype=np.int64)
         normals = np.empty((n, 2))
-        theta_cat = np.empty((n, self._n_cats))
         theta_emb = np.empty((n, self._dim), dtype=np.float32)
-        for i, rng in enumerate(rngs):
+        codes, draws = [], []  # draws: a shopper's standard gammas, or numpy's dirichlet (stick breaking)
+        for rng, z, emb in zip(rngs, normals, theta_emb):  # rows of an array: views, cheaper than indexing
             segment = min(bisect.bisect_right(self._segment_cdf, rng.random()), last)
-            segments[i] = segment
-            rng.standard_normal(out=normals[i])
+            codes.append(segment)
+            rng.standard_normal(out=z)
             alpha = self._concentrations[segment]
-            theta_cat[i] = (
-                dirichlet_by_gammas(rng, alpha) if self._by_gammas[segment] else rng.dirichlet(alpha)
+            draws.append(
+                [rng.standard_gamma(a) for a in alpha]
+                if self._by_gammas[segment]
+                else rng.dirichlet(alpha).tolist()
             )
-            rng.standard_normal(out=theta_emb[i], dtype=np.float32)
+            rng.standard_normal(out=emb, dtype=np.float32)
+        segments = np.array(codes, dtype=np.int64)
+        rows = np.array(draws, dtype=np.float64).reshape(n, self._n_cats)
+        theta_cat = np.where(self._gamma_segments[segments, None], normalized_rows(rows), rows)
         p = self._theta_params[segments]
         thetas = p[:, :2] + p[:, 2:] * normals  # theta_price, theta_pl: mean + std * z, both at once
         return UserBatch(

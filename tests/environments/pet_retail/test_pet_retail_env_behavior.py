@@ -264,7 +264,8 @@ def test_draws_depend_only_on_each_shoppers_own_generator():
 @pytest.mark.parametrize("stick_breaking", [False, True])
 def test_one_shoppers_scalar_draws_are_the_batch_of_ones(stick_breaking):
     """user_into and query_into (the single environments' path) write what users and draw_queries
-    give for a batch of one, and move the generator on by as much."""
+    give for a batch of one, and move the generator on by as much; a batch of all the shoppers
+    (with stick breaking, both Dirichlet methods mixed) has each one's row."""
     config = SimulatorConfig()
     if stick_breaking:  # concentrations below 0.1: numpy's dirichlet, not dirichlet_by_gammas
         params = config.users.segment_params
@@ -272,12 +273,14 @@ def test_one_shoppers_scalar_draws_are_the_batch_of_ones(stick_breaking):
     population = Population(config)
     users = population.users([np.random.default_rng(0)])  # rows to draw into
     queries = population.queries(users, [np.random.default_rng(0)])
+    all_users = population.users([np.random.default_rng(seed) for seed in range(300)])
     for seed in range(300):
         batch_rng, one_rng = np.random.default_rng(seed), np.random.default_rng(seed)
         batch_users = population.users([batch_rng])
         intent_cdf = population.user_into(users, 0, one_rng)
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
             np.testing.assert_array_equal(getattr(users, name), getattr(batch_users, name), err_msg=name)
+            np.testing.assert_array_equal(getattr(all_users, name)[seed], getattr(users, name)[0])
         assert intent_cdf == capped_cdf(batch_users.theta_cat)[0].tolist()
         batch_queries = population.draw_queries(
             batch_users.theta_emb, capped_cdf(batch_users.theta_cat), [batch_rng]
