@@ -215,15 +215,17 @@ class ShopperSessions:
                 return slots[0]
         return None
 
-    def start(self, idx: np.ndarray | slice) -> None:
-        """New shoppers arrive in slots ``idx``: draws them and their first queries."""
+    def start(self, idx: np.ndarray | slice, draw_queries: bool = True) -> None:
+        """New shoppers arrive in slots ``idx``: draws them and their first queries (``draw_queries``
+        False leaves those to :meth:`next_queries`)."""
         i = self._one(idx)
         if i is not None:  # one shopper: scalar draws straight into the rows (the same numbers)
             intent_cdf = self.population.user_into(self.users, i, self.streams["shopper"][i])
             self._intent_cdf[i] = intent_cdf
             self.session[i] = 0.0
             self.active[i] = True
-            self._next_query_of_one(i, intent_cdf)
+            if draw_queries:
+                self._next_query_of_one(i, intent_cdf)
             return
         users = self.population.users(self._rngs("shopper", idx))
         for name in ("segments", "theta_price", "theta_pl", "theta_cat", "theta_emb"):
@@ -231,15 +233,21 @@ class ShopperSessions:
         self._intent_cdf[idx] = intent_cdf = capped_cdf(users.theta_cat)
         self.session[idx] = 0.0
         self.active[idx] = True
-        self._next_queries(idx, users.theta_emb, intent_cdf)
+        if draw_queries:
+            self.next_queries(idx, users.theta_emb, intent_cdf)
 
-    def _next_queries(
+    def next_queries(
         self,
         idx: np.ndarray | slice,
         theta_emb: np.ndarray | None = None,
         intent_cdf: np.ndarray | None = None,
     ) -> None:
-        """Draws the next query of shoppers ``idx`` (their tastes and intent CDFs, if already at hand)."""
+        """Draws the next query of shoppers ``idx`` (their tastes and intent CDFs, if already at hand).
+
+        :meth:`start` and :meth:`respond` call it, unless told to leave it to the caller: the
+        vectorized env draws the queries of the shoppers who stay and of those who arrive in one
+        batch (each shopper's streams are its own, so batching them is only cheaper).
+        """
         i = self._one(idx)
         if i is not None:
             self._next_query_of_one(i)
@@ -253,7 +261,7 @@ class ShopperSessions:
         self.query_vectors[idx] = self._query_vectors(queries, phi_unit)
 
     def _next_query_of_one(self, i: int, intent_cdf: list[float] | None = None) -> None:
-        """:meth:`_next_queries` of slot ``i`` alone, drawn and written row by row (the same numbers)."""
+        """:meth:`next_queries` of slot ``i`` alone, drawn and written row by row (the same numbers)."""
         if intent_cdf is None:
             intent_cdf = self._intent_cdf[i].tolist()
         intent, qtype = self.population.query_into(
@@ -356,18 +364,19 @@ class ShopperSessions:
         """
         return np.matmul(self._unit[product_ids], self.phi_unit[idx][:, :, None])[:, :, 0]
 
-    def respond(self, idx: np.ndarray | slice, product_ids: np.ndarray) -> Outcome:
+    def respond(self, idx: np.ndarray | slice, product_ids: np.ndarray, draw_queries: bool = True) -> Outcome:
         """Shoppers ``idx`` respond to the ranked lists ``product_ids`` (n, k), then search again or leave.
 
         Draws each shopper's cascade from its behavior stream and, for those who stay, their next
-        query from their shopper stream; updates the visit counts and :attr:`active`.
+        query from their shopper stream (``draw_queries`` False leaves those to :meth:`next_queries`);
+        updates the visit counts and :attr:`active`.
         """
         n, k = product_ids.shape
         if k > self._pos_bias.shape[1]:
             self._pos_bias = position_bias_table(self.config.behavior, self.config.queries.query_types, k)
         i = self._one(idx)
         if i is not None:
-            return self._respond_of_one(i, idx, product_ids)
+            return self._respond_of_one(i, idx, product_ids, draw_queries)
         u = self.users
         draws = draw_cascade(self._rngs("behavior", idx), k)
         # take, not self._table[:, product_ids]: that one comes out product-major, and sums over its
@@ -401,9 +410,9 @@ class ShopperSessions:
         self.session[idx, 0] += 1.0  # queries, clicks, purchases (SESSION_FEATURES)
         self.session[idx, 1:] += tallies[3:5].T
         self.active[idx] = continues
-        staying = self._subset(idx, continues)
+        staying = self._subset(idx, continues) if draw_queries else None
         if staying is not None:
-            self._next_queries(staying)
+            self.next_queries(staying)
         return Outcome(
             product_ids=product_ids,
             examined=cascade.examined,
@@ -417,7 +426,7 @@ class ShopperSessions:
             components=components,
         )
 
-    def _respond_of_one(self, i: int, idx: slice, product_ids: np.ndarray) -> Outcome:
+    def _respond_of_one(self, i: int, idx: slice, product_ids: np.ndarray, draw_query: bool) -> Outcome:
         """:meth:`respond` for slot ``i`` alone (``idx`` its slice): the same draws and the same IEEE
         operations in the same order, on Python floats where the batch uses (1, k) arrays."""
         b, k = self.config.behavior, product_ids.shape[1]
@@ -450,7 +459,7 @@ class ShopperSessions:
         continues = logits[3 * k] < retention_logit(self.config.retention, float(clicks), satisfaction)
         self.session[i] += (1.0, clicks, purchases)  # queries, clicks, purchases (SESSION_FEATURES)
         self.active[i] = continues
-        if continues:
+        if continues and draw_query:
             self._next_query_of_one(i)
         return Outcome(
             product_ids=product_ids,

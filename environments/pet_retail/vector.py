@@ -200,10 +200,17 @@ class PetRetailVectorEnv(VectorEnv):
         self.candidates[idx], self.relevance[idx] = self.sessions.top_products(idx, self.num_candidates)
 
     def _start(self, idx: np.ndarray) -> None:
-        self.sessions.start(idx)
+        """New shoppers arrive in envs ``idx`` (their first queries are left to :meth:`_search`)."""
+        self.sessions.start(idx, draw_queries=False)
         for name in RESPONSE_FIELDS:
             self._responses[name][idx] = self._null_responses[name][idx]
-        self._retrieve(idx)
+
+    def _search(self, idx: np.ndarray) -> None:
+        """The shoppers of envs ``idx`` type their next query (new arrivals their first), retrieved for
+        in one batch: each shopper draws from its own streams, so one batch only saves calls."""
+        if idx.size:
+            self.sessions.next_queries(idx)
+            self._retrieve(idx)
 
     def _observation(self) -> dict[str, Any]:
         observation = {"user": self.sessions.observe(self._all)}
@@ -228,6 +235,7 @@ class PetRetailVectorEnv(VectorEnv):
             for i, s in enumerate(seeds):
                 self.sessions.reseed(i, s)
         self._start(self._all)
+        self._search(self._all)
         self._needs_reset[:] = False
         return self._observation(), {}
 
@@ -260,16 +268,16 @@ class PetRetailVectorEnv(VectorEnv):
         info["product_ids"] = np.full((self.num_envs, self.k), -1, dtype=np.int64)
         if idx.size:
             shown = self._shown(actions, idx)
-            outcome = self.sessions.respond(idx, shown)
+            outcome = self.sessions.respond(idx, shown, draw_queries=False)
             self._record(idx, outcome)
             rewards[idx] = outcome.components["reward"]
             for name in COMPONENTS:
                 info[name][idx] = outcome.components[name]
             info["product_ids"][idx] = shown
             terminated[idx] = ~outcome.continues
-            self._retrieve(idx[outcome.continues])
         if resetting.size:
             self._start(resetting)
+        self._search(np.flatnonzero(~terminated))  # the shoppers who stay and those who arrived
         self._needs_reset = terminated.copy()
         return self._observation(), rewards, terminated, np.zeros(self.num_envs, dtype=bool), info
 

@@ -191,6 +191,41 @@ def test_a_shopper_responds_alone_as_in_a_batch():
         batch.active[:] = True  # the other two shoppers go on regardless
 
 
+@pytest.mark.parametrize("n", [1, 3])
+def test_queries_left_to_next_queries_are_the_ones_drawn_at_once(n):
+    """start and respond with draw_queries=False, then next_queries (the vectorized env's order),
+    leave shoppers (a one-slot slice, or a batch) as start and respond that draw the queries."""
+    config = SimulatorConfig()
+    catalog = load_catalog(config)
+    idx = slice(0, 1) if n == 1 else np.arange(n)
+    now, later = ShopperSessions(config, catalog, n), ShopperSessions(config, catalog, n)
+
+    def slots(mask: np.ndarray) -> np.ndarray | slice | None:
+        if n == 1:
+            return idx if mask[0] else None
+        return np.flatnonzero(mask) if mask.any() else None
+
+    now.start(idx)
+    later.start(idx, draw_queries=False)
+    later.next_queries(idx)
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        ids = np.stack([rng.choice(len(catalog), size=10, replace=False) for _ in range(n)])
+        now.respond(idx, ids)
+        staying = slots(later.respond(idx, ids, draw_queries=False).continues)
+        if staying is not None:
+            later.next_queries(staying)
+        for name in ("session", "active", "phi_unit", "query_vectors"):
+            np.testing.assert_array_equal(getattr(now, name), getattr(later, name), err_msg=name)
+        for name in ("intent", "query_type", "phi_emb", "token_ids"):
+            np.testing.assert_array_equal(getattr(now.queries, name), getattr(later.queries, name))
+        arriving = slots(~now.active)
+        if arriving is not None:
+            now.start(arriving)
+            later.start(arriving, draw_queries=False)
+            later.next_queries(arriving)
+
+
 def test_retention_rate_follows_the_logistic_model():
     n = 20_000
     retention = RetentionConfig()
