@@ -68,9 +68,9 @@ def draw_cascade(rngs: Sequence[np.random.Generator], k: int) -> CascadeDraws:
     n = len(rngs)
     noise = np.empty((n, k))
     uniforms = np.empty((n, 3 * k + 1))
-    for i, rng in enumerate(rngs):
-        rng.standard_normal(out=noise[i])
-        rng.random(out=uniforms[i])
+    for rng, z, u in zip(rngs, noise, uniforms):  # rows of an array: views, cheaper than indexing
+        rng.standard_normal(out=z)
+        rng.random(out=u)
     logits = _logits(uniforms)
     return CascadeDraws(
         noise=noise,

@@ -254,9 +254,7 @@ class PetRetailVectorEnv(VectorEnv):
             weights = check_boost_weights(used, self._bound) * (self.config.action.a_max / self._bound)
             return self.ranker.rank(self.sessions, idx, weights[idx])
         slates = check_slates(actions, self.num_candidates, self.k, idx)
-        return (
-            slates if self.variant == "catalog" else np.take_along_axis(self.candidates[idx], slates, axis=1)
-        )
+        return slates if self.variant == "catalog" else self.candidates[idx[:, None], slates]
 
     def step(self, actions: Any) -> tuple[dict[str, Any], np.ndarray, np.ndarray, np.ndarray, dict[str, Any]]:
         """Steps every env (envs whose visit ended last step are reset instead; see the module docstring)."""
