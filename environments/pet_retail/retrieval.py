@@ -6,30 +6,37 @@ k. Drawing 10,000 normals per query would be most of a step's cost, yet only pro
 can make it. :func:`noisy_top_k_of_score_rows` returns, for every row of a score matrix, the top k
 with the same joint distribution of products and noisy scores as drawing every product's noise:
 
-1. From the noiseless scores alone, a threshold per row: rank ``k + head_pad`` of an evenly strided
-   sample of 256 scores, scaled up, or 5 sigma below rank 2k if that is higher (a top that is not
-   crowded, as under strong boosts). The *head* is the products scoring at least that (widened to
-   the exact k best if the sample aimed too high).
-2. The head's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
-   score of the head: no product scoring below tau can make the top k.
-3. Every other product (the rest) scores below the threshold, so it can only reach tau if its
-   noise z >= t = (tau - threshold) / sigma. These events are independent with probability Q(t)
-   each, so the rest products are exchangeable with respect to them: draw how many have them
-   (Binomial), which ones (uniformly without replacement) and their z from N(0, 1) truncated to
-   [t, inf). The others cannot reach tau; their noise is never needed.
-4. The top k of the head and the drawn products is the top k of the catalog.
+1. From the noiseless scores alone, two thresholds per row, read off an evenly strided sample of
+   256 scores: ``c_top`` near rank ``k + top_pad`` and ``c_head`` near rank ``k + head_pad``, each
+   no lower than a few sigma below rank 2k (a top that is not crowded, as under strong boosts, needs
+   fewer products). The *top* tier is the products scoring at least ``c_top``, the *head* those
+   scoring at least ``c_head`` (each widened to the exact k best if the sample aimed too high).
+2. The top tier's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
+   score of the top tier: no product scoring below tau can make the top k.
+3. A product below a tier's threshold ``c`` can reach tau only if its noise z >= t = (tau - c) /
+   sigma. Within a tier these events are independent with probability Q(t) each, so which products
+   have them is a Bernoulli process over the tier's products (drawn through geometric gaps between
+   hits), and a hit's z is N(0, 1) truncated to [t, inf) (drawn by inverting the normal CDF). The
+   middle tier (head below ``c_top``) is walked in head order with ``t`` from ``c_top``, its top
+   tier members skipped; the rest of the catalog (below ``c_head``) with ``t`` from ``c_head``. A
+   product that is not a hit cannot reach tau, and its noise is never needed.
+4. The top k of the top tier and the hits that reach tau is the top k of the catalog.
 
-Any threshold that depends only on the noiseless scores keeps this exact. With the default head
-(about 1,500 products on the default world) a query draws its head's normals, one Binomial and,
-in about 29% of the queries, about two late draws, instead of one normal per product. The head
-pad trades normals (cheap in a batch) against late draws (a dozen numpy calls each time, which is
-what a single query pays for; a head of ~500 with about 55 late draws per query, drawn for the
-whole batch at once, was 20% faster batched but made the one-shopper environments 15-20% slower).
-Thresholds, the head, the late draws' sorting, positions and acceptance tests, and the final top
-k run on the whole batch at once; only the generator calls and a partition run row by row (a
-single query takes a scalar path with the same arithmetic). Each row consumes only its own
-generator, in an order fixed by its own scores, and every array operation is elementwise or row
-by row, so a row's result is bit-identical alone or in any batch.
+Any thresholds that depend only on the noiseless scores keep this exact. On the default world
+(crowded: the best 1,500 products lie within about 3.5 sigma) a query draws about 425 normals for
+its top tier (median; its head holds about 1,035 products) and has about 8 hits (10th and 90th
+percentiles 1 and 35), of which about one reaches tau, instead of drawing one normal per product.
+Generator calls per row: the top tier's normals, one block of uniforms for both tiers' gaps (a
+further block only when a tier outruns it), and one for the hits' truncated normals. The pads
+trade normals (cheap in a batch) against hits (a dozen numpy calls for a lone query): against the
+single head of about 1,500 products that this replaced, a batch of 256 queries took about 0.7
+times the time per query and a lone query about 1.3 times.
+
+Thresholds, the tiers, the gaps, the hits' positions and noise, and the final top k run on the
+whole batch at once; only the generator calls and a partition run row by row (a single query
+takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an
+order fixed by its own scores, and every array operation is elementwise or row by row, so a row's
+result is bit-identical alone or in any batch.
 
 Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`CategoryIndex.matrix`:
 the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
@@ -41,7 +48,7 @@ from __future__ import annotations
 
 import math
 from functools import lru_cache
-from typing import NamedTuple
+from statistics import NormalDist
 
 import numpy as np
 
@@ -49,27 +56,30 @@ from recframe.environments.pet_retail.catalog import Catalog
 
 __all__ = [
     "CategoryIndex",
+    "bernoulli_hits",
     "noisy_top_k_of_score_rows",
     "noisy_top_k_of_scores",
     "noisy_top_k_rows",
-    "truncated_normal_above",
-    "uniform_subset",
+    "truncated_normals_above",
 ]
 
 _MARGIN = 1e-9
 """Lowers each truncation point a hair, so that rounding can only widen the set of products drawn."""
 
-_ROBERT_THRESHOLD = 0.45
-"""Below this truncation point plain rejection from N(0, 1) accepts at least about a third of the draws."""
-
 _SAMPLE = 256
-"""Products in the strided sample that sets the head threshold (sorting it costs about a us per row)."""
+"""Products in the strided sample that sets the thresholds (sorting it costs about a us per row)."""
+
+_TOP_SPREAD = 3.0
+"""The top tier reaches at least this many sigma below the 2k-th best score (estimated from the sample)."""
 
 _HEAD_SPREAD = 5.0
-"""The head reaches at least this many sigma below the 2k-th best score (estimated from the sample)."""
+"""The head reaches at least this many sigma below the 2k-th best score."""
 
-HEAD_PAD = 1450
-"""Default head: about ``k + HEAD_PAD`` products get their noise up front (tuned on the default world)."""
+TOP_PAD = 350
+"""Default top tier: about ``k + TOP_PAD`` products get their noise up front (tuned on the default world)."""
+
+HEAD_PAD = 1000
+"""Default head: about ``k + HEAD_PAD`` products form the top and middle tiers."""
 
 
 def _upper_tail(t: float) -> float:
@@ -77,48 +87,24 @@ def _upper_tail(t: float) -> float:
     return 0.5 * math.erfc(t / math.sqrt(2.0))
 
 
-def truncated_normal_above(t: float, n: int, rng: np.random.Generator) -> np.ndarray:
-    """``n`` draws of N(0, 1) conditioned on being >= ``t``, by rejection.
+_BELOW_ONE = 1.0 - 2.0**-53
+"""The largest float below 1."""
 
-    Plain rejection from N(0, 1) for small ``t``; for larger ``t`` Robert's (1995) exponential
-    proposal with rate (t + sqrt(t^2 + 4)) / 2, which accepts over 75% of its proposals.
+_phi_inverse = NormalDist().inv_cdf
+
+
+def truncated_normals_above(tails: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
+    """N(0, 1) draws conditioned on Z >= t, one per element, by inversion: ``Q^-1(Q(t) (1 - u))``.
+
+    Args:
+        tails: Q(t) = P(Z >= t) of each draw's truncation point t (> 0).
+        uniforms: one U[0, 1) per draw (``1 - u`` keeps the argument in (0, Q(t)]).
+
+    Exact up to float64 rounding, one uniform per draw. ``Q^-1(x) = -Phi^-1(x)`` comes from the
+    standard library's ``NormalDist.inv_cdf`` (Wichura's AS241, about 16 digits) on Python floats,
+    one call per draw: draws are few, and a batch and a lone row then run the very same arithmetic.
     """
-    accepted: list[np.ndarray] = []
-    missing = n
-    if t < _ROBERT_THRESHOLD:
-        p = _upper_tail(t)
-        while missing > 0:
-            z = rng.standard_normal(int(missing / p) + 8)
-            accepted.append(z[z >= t][:missing])
-            missing -= accepted[-1].size
-    else:
-        alpha = 0.5 * (t + math.sqrt(t * t + 4.0))
-        while missing > 0:
-            size = int(missing / 0.75) + 8
-            x = t + rng.exponential(1.0 / alpha, size)
-            keep = rng.random(size) <= np.exp(-0.5 * (x - alpha) ** 2)
-            accepted.append(x[keep][:missing])
-            missing -= accepted[-1].size
-    if len(accepted) == 1:  # the usual case: no copy
-        return accepted[0]
-    return np.concatenate(accepted) if accepted else np.empty(0)
-
-
-def uniform_subset(n: int, size: int, rng: np.random.Generator) -> np.ndarray:
-    """A uniformly random ``size``-subset of ``range(n)``, sorted.
-
-    For the few late draws of a query (``size`` far below sqrt(n)): ``size`` uniform integers,
-    redrawn until distinct. Rejection keeps the result uniform over subsets, and it costs a draw
-    and a sort where ``rng.choice(n, size, replace=False)`` would allocate and shuffle all ``n``
-    (used when collisions would be frequent).
-    """
-    if size * size > n:
-        return np.sort(rng.choice(n, size=size, replace=False))
-    while True:
-        subset = rng.integers(0, n, size)
-        subset.sort()
-        if not (subset[1:] == subset[:-1]).any():
-            return subset
+    return np.array([-_phi_inverse(min(x, _BELOW_ONE)) for x in (tails * (1.0 - uniforms)).tolist()])
 
 
 class CategoryIndex:
@@ -150,30 +136,119 @@ class CategoryIndex:
         return CategoryIndex(catalog)
 
 
-def _sample_plan(m: int, k: int, head_pad: int) -> tuple[int, list[int]]:
-    """The head threshold's strided sample of ``m`` scores: its stride, and the positions in the
-    sorted sample of the two ranks it reads (``k + head_pad``, and 2k at least three points deep)."""
+def _block_size(length: int, p: float) -> int:
+    """Uniforms drawn up front for the gaps of a Bernoulli(p) process over ``length`` items: the mean
+    number of hits plus three standard deviations plus three, enough for all but rare rows."""
+    if not p > 0.0:
+        return 0
+    mean = length * p
+    return int(mean + 3.0 * math.sqrt(mean) + 3.0)
+
+
+def _log_miss(probabilities: list[float]) -> np.ndarray:
+    """log(1 - p) per process, at most -1e-300: for a tinier p every gap is past the end either way,
+    and the cap keeps the gaps' ratio finite."""
+    return np.minimum(np.log1p(-np.array(probabilities)), -1e-300)
+
+
+def _hit_positions(uniforms: np.ndarray, log_miss: np.ndarray | float, cap: float) -> np.ndarray:
+    """Item positions of a Bernoulli process's successive hits, from one uniform per gap.
+
+    The gap before a hit is Geometric: ``floor(log(1 - u) / log(1 - p))`` misses. Gaps are capped at
+    ``cap`` (at least the process's length: past the end either way), which keeps the running sums
+    exact integers. ``log_miss`` is elementwise (processes laid end to end, each restarted by the
+    caller) or one value.
+    """
+    gaps = np.floor(np.fmin(np.log1p(-uniforms) / log_miss, cap))
+    return np.cumsum(gaps + 1.0) - 1.0
+
+
+def _more_hits(rng: np.random.Generator, start: int, length: int, p: float) -> np.ndarray:
+    """The hits at positions ``start`` onwards of a Bernoulli(p) process over ``length`` items (the
+    continuation of a process whose first block of uniforms ran out before its end)."""
+    found = []
+    log_miss = _log_miss([p])
+    while start < length:
+        uniforms = rng.random(_block_size(length - start, p))
+        positions = _hit_positions(uniforms, log_miss, float(length)) + start
+        found.append(positions[positions < length])
+        start = int(positions[-1]) + 1
+    return np.concatenate(found).astype(np.int64)
+
+
+def bernoulli_hits(
+    lengths: list[int], probabilities: list[float], rngs: list[np.random.Generator], per_row: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Independent Bernoulli processes: process j marks each of its ``lengths[j]`` items with
+    probability ``probabilities[j]``.
+
+    Processes are laid out row by row, ``per_row`` to a row; row r's draw from ``rngs[r]`` alone, one
+    block of uniforms for all its processes (see :func:`_block_size`), then a further block for a
+    process that outruns it. Returns ``(process, position)`` of every hit, int64, ordered by process
+    and then position; a row's hits are the same alone or in any batch.
+    """
+    sizes = [_block_size(n, p) for n, p in zip(lengths, probabilities, strict=True)]
+    ends = np.cumsum(sizes)
+    uniforms = np.empty(int(ends[-1]) if sizes else 0)
+    a = 0
+    for rng, b in zip(rngs, ends[per_row - 1 :: per_row].tolist(), strict=True):
+        if b > a:
+            rng.random(out=uniforms[a:b])
+        a = b
+    process = np.repeat(np.arange(len(sizes)), sizes)
+    length = np.array(lengths, dtype=np.float64)
+    positions = _hit_positions(uniforms, _log_miss(probabilities)[process], float(max(lengths, default=0)))
+    # restart the running sum at each process: subtract the sum before its first gap
+    first = ends - sizes
+    positions -= np.repeat(np.concatenate([[-1.0], positions])[first], sizes) + 1.0
+    last = positions[np.maximum(ends - 1, 0)].tolist() if positions.size else []
+    outrun = [(j, int(last[j]) + 1) for j, size in enumerate(sizes) if size and last[j] < lengths[j] - 1]
+    hit = positions < length[process]
+    process, positions = process[hit], positions[hit].astype(np.int64)
+    if not outrun:
+        return process, positions
+    extra = [_more_hits(rngs[j // per_row], start, lengths[j], probabilities[j]) for j, start in outrun]
+    process = np.concatenate([process, *(np.full(more.size, j) for (j, _), more in zip(outrun, extra))])
+    positions = np.concatenate([positions, *extra])
+    order = np.argsort(process, kind="stable")
+    return process[order], positions[order]
+
+
+@lru_cache(maxsize=64)
+def _sample_plan(m: int, k: int, top_pad: int, head_pad: int) -> tuple[int, tuple[int, int, int]]:
+    """The thresholds' strided sample of ``m`` scores: its stride, and the positions in the sorted
+    sample of the ranks it reads (``k + top_pad``, ``k + head_pad``, and 2k at least three points deep)."""
     stride = max(1, m // _SAMPLE)
     size = -(-m // stride)
-    return stride, [size - min(size, -(-rank // stride)) for rank in (k + head_pad, 2 * k + 2 * stride)]
+    ranks = (k + top_pad, k + head_pad, 2 * k + 2 * stride)
+    return stride, tuple(size - min(size, -(-rank // stride)) for rank in ranks)
 
 
-def _head_threshold(scores: np.ndarray, k: int, head_pad: int, spread: float) -> np.ndarray:
-    """Per row, the head threshold: the score about ``k + head_pad`` products reach, but no lower
-    than ``spread`` below the score about 2k products reach (where the top is not crowded, as
-    under strong boosts, fewer products then make the head).
+def _thresholds(scores: np.ndarray, k: int, top_pad: int, head_pad: int, sigma: float) -> np.ndarray:
+    """Per row, ``(c_top, c_head)``: the scores about ``k + top_pad`` and ``k + head_pad`` products
+    reach, but no lower than a few sigma below the score about 2k products reach (where the top is
+    not crowded, as under strong boosts, the tiers then hold fewer products), and ``c_head <= c_top``.
 
-    Ranks are read off an evenly strided sample of the scores (see :func:`_sample_plan`), so that
-    the head rarely falls short of k. Only a function of the noiseless scores, what keeps the
-    sampler exact. Returns (n,) float32.
+    Only a function of the noiseless scores, what keeps the sampler exact. Returns (2, n) float32.
     """
-    stride, ranks = _sample_plan(scores.shape[1], k, head_pad)
-    picked = np.sort(scores[:, ::stride], axis=1)[:, ranks]
-    return np.maximum(picked[:, 0], picked[:, 1] - np.float32(spread))
+    stride, ranks = _sample_plan(scores.shape[1], k, top_pad, head_pad)
+    top, head, spread = np.sort(scores[:, ::stride], axis=1)[:, ranks].T
+    c_top = np.maximum(top, spread - np.float32(_TOP_SPREAD * sigma))
+    return np.stack([c_top, np.minimum(c_top, np.maximum(head, spread - np.float32(_HEAD_SPREAD * sigma)))])
+
+
+def _kth_best(rows: np.ndarray, k: int) -> np.ndarray:
+    """The k-th best score of each row (a threshold that exactly k products reach, ties aside)."""
+    return np.partition(rows, rows.shape[1] - k, axis=1)[:, rows.shape[1] - k]
 
 
 def noisy_top_k_of_score_rows(
-    scores: np.ndarray, k: int, sigma: float, rngs: list[np.random.Generator], head_pad: int = HEAD_PAD
+    scores: np.ndarray,
+    k: int,
+    sigma: float,
+    rngs: list[np.random.Generator],
+    top_pad: int = TOP_PAD,
+    head_pad: int = HEAD_PAD,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best positions of each row by ``scores + sigma * z`` (z iid N(0, 1)), best first.
 
@@ -182,9 +257,8 @@ def noisy_top_k_of_score_rows(
         k: how many to keep per row (1 <= k <= m).
         sigma: the noise scale (>= 0).
         rngs: one generator per row; row r's noise comes from ``rngs[r]`` alone.
-        head_pad: the head's rank beyond k (see the module docstring). The default balances the
-            head's normals against the late draws on the default world; any value gives the same
-            distribution.
+        top_pad, head_pad: the tiers' ranks beyond k (see the module docstring). The defaults balance
+            normals against hits on the default world; any values give the same distribution.
 
     Returns:
         ``(positions, noisy)``: (n, k) int64 positions and (n, k) float64 noisy scores
@@ -201,45 +275,72 @@ def noisy_top_k_of_score_rows(
             return order, np.take_along_axis(scores, order, axis=1).astype(np.float64)
         raise ValueError(f"sigma must be >= 0, got {sigma}")
     if n == 1:
-        positions, noisy = _one_row(scores[0], k, sigma, rngs[0], head_pad)
+        positions, noisy = _one_row(scores[0], k, sigma, rngs[0], top_pad, head_pad)
         return positions[None], noisy[None]
     flat_scores = scores.reshape(-1)
-    threshold = _head_threshold(scores, k, head_pad, _HEAD_SPREAD * sigma)
-    head, starts = _at_least(scores, threshold)
+    c_top, c_head = _thresholds(scores, k, top_pad, head_pad, sigma)
+    head, starts = _at_least(scores, c_head)
     short = starts[1:] - starts[:-1] < k
     if short.any():  # a sample that aimed too high: the exact k-th best score
-        threshold[short] = np.partition(scores[short], m - k, axis=1)[:, m - k]
-        head, starts = _at_least(scores, threshold)
+        c_head[short] = _kth_best(scores[short], k)
+        head, starts = _at_least(scores, c_head)
+    head_sizes = starts[1:] - starts[:-1]
+    head_scores = flat_scores[head]
+    in_top = head_scores >= np.repeat(c_top, head_sizes)
+    top_at = in_top.nonzero()[0]
+    short = np.diff(np.searchsorted(top_at, starts)) < k
+    if short.any():
+        c_top[short] = _kth_best(scores[short], k)
+        in_top = head_scores >= np.repeat(c_top, head_sizes)
+        top_at = in_top.nonzero()[0]
 
-    # The head's noise; then row by row tau (the k-th best noisy score of the head, below which
-    # nothing can make the top k) and the rest's draws that can reach it.
-    bounds = starts.tolist()
-    z = np.empty(head.size)
+    # The top tier's noise, its k best and tau (the k-th best noisy score) per row.
+    bounds = np.searchsorted(top_at, starts).tolist()
+    z = np.empty(top_at.size)
     for r, rng in enumerate(rngs):
         rng.standard_normal(out=z[bounds[r] : bounds[r + 1]])
-    head_noisy = flat_scores[head] + sigma * z
-    best, late = [], []
-    for r, (rng, cut) in enumerate(zip(rngs, threshold.tolist(), strict=True)):
-        a, b = bounds[r], bounds[r + 1]
-        top = head_noisy[a:b].argpartition(b - a - k)[b - a - k :] + a  # the head's k best, tau first
-        best.append(top)
-        tau = float(head_noisy[top[0]])
-        t = (tau - cut) / sigma - _MARGIN
-        count = int(rng.binomial(m - (b - a), _upper_tail(t)))
-        if count:
-            late.append(_Late(r, count, t, tau))
+    top_noisy = head_scores[top_at] + sigma * z
+    chosen = np.concatenate(
+        [top_noisy[a:b].argpartition(b - a - k)[b - a - k :] + a for a, b in zip(bounds, bounds[1:])]
+    )  # each row's k best, tau first
+    taus = top_noisy[chosen[::k]]
 
-    # Candidates: the head's k best and the rest's draws that reach tau; the k best of them, per row.
-    chosen = np.concatenate(best)
-    flat, noisy = head[chosen], head_noisy[chosen]
-    if late:
-        late_flat, late_noisy = _late_draws(flat_scores, head, bounds, m, sigma, late, rngs)
-        flat, noisy = np.concatenate([flat, late_flat]), np.concatenate([noisy, late_noisy])
-    return _best_per_row(flat, noisy, n, m, k)
+    # The hits: per row, the middle tier (the head, its top tier skipped) and then the rest.
+    tails = [
+        _upper_tail((tau - cut) / sigma - _MARGIN)
+        for tau, top_cut, head_cut in zip(taus.tolist(), c_top.tolist(), c_head.tolist(), strict=True)
+        for cut in (top_cut, head_cut)
+    ]
+    sizes = head_sizes.tolist()
+    process, index = bernoulli_hits([x for h in sizes for x in (h, m - h)], tails, rngs, per_row=2)
+    rows, rest = process >> 1, (process & 1).astype(bool)
+    in_head = np.where(rest, 0, starts[rows] + index)
+    keep = rest | ~in_top[in_head]
+    rows, rest, process, index, flat = rows[keep], rest[keep], process[keep], index[keep], head[in_head[keep]]
+    if rest.any():  # the j-th rest product of row r is j plus the head positions at or before it
+        rest_rows = rows[rest]
+        numbered = rest_rows * m - starts[rest_rows] + index[rest]  # rests numbered across rows
+        flat[rest] = numbered + np.searchsorted(head - np.arange(head.size), numbered, side="right")
+    ends = np.cumsum(np.bincount(rows, minlength=n)).tolist()
+    uniforms = np.empty(flat.size)
+    a = 0
+    for rng, b in zip(rngs, ends, strict=True):
+        if b > a:
+            rng.random(out=uniforms[a:b])
+        a = b
+    hit_noisy = flat_scores[flat] + sigma * truncated_normals_above(np.array(tails)[process], uniforms)
+    reach = hit_noisy >= taus[rows]
+    return _best_per_row(
+        np.concatenate([head[top_at[chosen]], flat[reach]]),
+        np.concatenate([top_noisy[chosen], hit_noisy[reach]]),
+        n,
+        m,
+        k,
+    )
 
 
 def _one_row(
-    row: np.ndarray, k: int, sigma: float, rng: np.random.Generator, head_pad: int
+    row: np.ndarray, k: int, sigma: float, rng: np.random.Generator, top_pad: int, head_pad: int
 ) -> tuple[np.ndarray, np.ndarray]:
     """:func:`noisy_top_k_of_score_rows` of one row (the single environments' every step).
 
@@ -247,136 +348,61 @@ def _one_row(
     is bit-identical), with scalars and 1-D arrays where the batch needs per-row index arithmetic.
     """
     m = row.size
-    stride, (crowded, spread_out) = _sample_plan(m, k, head_pad)
+    stride, (top_rank, head_rank, spread_rank) = _sample_plan(m, k, top_pad, head_pad)
     sample = row[::stride].copy()  # array methods: numpy's Python-level wrappers cost a us each here
     sample.sort()
     # float32 scalars: the same arithmetic as the batch's arrays
-    threshold = max(sample[crowded], sample[spread_out] - np.float32(_HEAD_SPREAD * sigma))
-    head = (row >= threshold).nonzero()[0]
+    c_top = max(sample[top_rank], sample[spread_rank] - np.float32(_TOP_SPREAD * sigma))
+    c_head = min(c_top, max(sample[head_rank], sample[spread_rank] - np.float32(_HEAD_SPREAD * sigma)))
+    head = (row >= c_head).nonzero()[0]
     if head.size < k:  # a sample that aimed too high: the exact k-th best score
-        threshold = np.partition(row, m - k)[m - k]
-        head = (row >= threshold).nonzero()[0]
-    head_noisy = row[head] + sigma * rng.standard_normal(head.size)
+        c_head = np.partition(row, m - k)[m - k]
+        head = (row >= c_head).nonzero()[0]
+    head_scores = row[head]
+    in_top = head_scores >= c_top
+    top_at = in_top.nonzero()[0]
+    if top_at.size < k:
+        c_top = np.partition(row, m - k)[m - k]
+        in_top = head_scores >= c_top
+        top_at = in_top.nonzero()[0]
+    top_noisy = head_scores[top_at] + sigma * rng.standard_normal(top_at.size)
+    size = top_at.size
+    chosen = top_noisy.argpartition(size - k)[size - k :]  # the top tier's k best, tau first
+    tau = float(top_noisy[chosen[0]])
+
     h = head.size
-    top = head_noisy.argpartition(h - k)[h - k :]  # the head's k best, tau first
-    tau = float(head_noisy[top[0]])
-    t = (tau - float(threshold)) / sigma - _MARGIN
-    count = int(rng.binomial(m - h, _upper_tail(t)))
-    flat, noisy = head[top], head_noisy[top]
-    if count:
-        positions, late_noisy = _rest_draws(row, head, count, t, sigma, tau, rng)
-        flat, noisy = np.concatenate([flat, positions]), np.concatenate([noisy, late_noisy])
+    tails = [_upper_tail((tau - float(cut)) / sigma - _MARGIN) for cut in (c_top, c_head)]
+    lengths = (h, m - h)
+    sizes = (_block_size(h, tails[0]), _block_size(m - h, tails[1]))
+    split = sizes[0]
+    # Both tiers' gaps from one block, as a batch row draws them; the second tier restarts the sum.
+    positions = _hit_positions(rng.random(split + sizes[1]), _log_miss(tails).repeat(sizes), float(m))
+    middle, rest = positions[:split], positions[split:]
+    if split:
+        rest -= middle[-1] + 1.0
+    tier_hits = []
+    for tier, positions in enumerate((middle, rest)):
+        hits = positions[positions < lengths[tier]].astype(np.int64)
+        if positions.size and positions[-1] < lengths[tier] - 1:  # the block ran out before the end
+            hits = np.concatenate([hits, _more_hits(rng, int(positions[-1]) + 1, lengths[tier], tails[tier])])
+        tier_hits.append(hits)
+    middle, rest = tier_hits
+    middle = middle[~in_top[middle]]
+    flat = head[middle]
+    if rest.size:  # the j-th rest product is j plus the number of head positions at or before it
+        flat = np.concatenate([flat, rest + (head - np.arange(h)).searchsorted(rest, side="right")])
+    positions, noisy = head[top_at[chosen]], top_noisy[chosen]
+    if flat.size:
+        hit_tails = np.empty(flat.size)
+        hit_tails[: middle.size] = tails[0]
+        hit_tails[middle.size :] = tails[1]
+        hit_noisy = row[flat] + sigma * truncated_normals_above(hit_tails, rng.random(flat.size))
+        reach = hit_noisy >= tau
+        if reach.any():
+            positions = np.concatenate([positions, flat[reach]])
+            noisy = np.concatenate([noisy, hit_noisy[reach]])
     best = (-noisy).argsort(kind="stable")[:k]
-    return flat[best], noisy[best]
-
-
-class _Late(NamedTuple):
-    """A row whose rest has draws: ``count`` products with noise z >= ``t`` that may reach ``tau``."""
-
-    row: int
-    count: int
-    t: float
-    tau: float
-
-
-def _late_draws(
-    flat_scores: np.ndarray,
-    head: np.ndarray,
-    bounds: list[int],
-    m: int,
-    sigma: float,
-    late: list[_Late],
-    rngs: list[np.random.Generator],
-) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`_rest_draws` for several rows of a batch: flat indices and noisy scores of the drawn
-    rest products that reach their row's tau.
-
-    Each row makes the generator calls a lone row makes, in the same order (its subset's draws,
-    then its truncated normals'), so results are bit-identical; sorting, the positions and the
-    acceptance tests run on all rows at once. Rests are numbered globally: row r's rest products
-    are ``r * m - bounds[r]`` onwards, so one sort and one search serve every row.
-    """
-    rows = [late_row.row for late_row in late]
-    offsets = [r * m - bounds[r] for r in rows]
-    rests = [m - bounds[r + 1] + bounds[r] for r in rows]
-    # Which rest products: one draw per row, then redraws (as uniform_subset's) for rows with repeats.
-    subsets = [
-        np.sort(rngs[r].choice(size, size=count, replace=False))
-        if count * count > size
-        else rngs[r].integers(0, size, count)
-        for (r, count, _, _), size in zip(late, rests, strict=True)
-    ]
-    counts = np.array([late_row.count for late_row in late])
-    rest_index = np.concatenate(subsets) + np.repeat(offsets, counts)
-    rest_index.sort()  # row ranges are disjoint and increasing: rows stay in order
-    repeated = rest_index[1:] == rest_index[:-1]
-    if repeated.any():
-        for i in np.unique(np.repeat(np.arange(len(late)), counts)[1:][repeated]).tolist():
-            subsets[i] = uniform_subset(rests[i], late[i].count, rngs[rows[i]])
-        rest_index = np.concatenate(subsets) + np.repeat(offsets, counts)
-        rest_index.sort()
-    # The j-th rest product of a row is j plus the number of its head positions at or before it:
-    # searched among these rows' heads only, each head position h_g numbered g - (rest before it).
-    segments = np.concatenate([np.arange(bounds[r], bounds[r + 1]) for r in rows])
-    head_sizes = [bounds[r + 1] - bounds[r] for r in rows]
-    skipped = np.array([bounds[r] for r in rows]) - np.cumsum([0, *head_sizes[:-1]])  # other rows' heads
-    flat = (
-        rest_index
-        + np.searchsorted(head[segments] - segments, rest_index, side="right")
-        + np.repeat(skipped, counts)
-    )
-
-    # Their noise, N(0, 1) truncated to [t, inf): Robert's first round for every row at once.
-    robert = [i for i, late_row in enumerate(late) if late_row.t >= _ROBERT_THRESHOLD]
-    z: list[np.ndarray | None] = [None] * len(late)
-    if robert:
-        t = np.array([late[i].t for i in robert])
-        alpha = 0.5 * (t + np.sqrt(t * t + 4.0))
-        sizes = [int(late[i].count / 0.75) + 8 for i in robert]
-        draws = [
-            (rngs[late[i].row].exponential(1.0 / rate, size), rngs[late[i].row].random(size))
-            for i, rate, size in zip(robert, alpha.tolist(), sizes, strict=True)
-        ]
-        x = np.concatenate([d[0] for d in draws]) + np.repeat(t, sizes)
-        keep = np.concatenate([d[1] for d in draws]) <= np.exp(-0.5 * (x - np.repeat(alpha, sizes)) ** 2)
-        ends = np.cumsum(sizes)
-        running = np.cumsum(keep)  # accepted so far, over all rows
-        before = np.concatenate([[0], running[ends[:-1] - 1]])
-        accepted = running[ends - 1] - before
-        x = x[keep & (running - np.repeat(before, sizes) <= np.repeat(counts[robert], sizes))]
-        split = np.cumsum(np.minimum(accepted, counts[robert]))[:-1].tolist()
-        for i, row_z, got in zip(robert, np.split(x, split), accepted.tolist(), strict=True):
-            missing = late[i].count - got
-            z[i] = (
-                row_z
-                if missing <= 0
-                else np.concatenate([row_z, truncated_normal_above(late[i].t, missing, rngs[late[i].row])])
-            )
-    for i, late_row in enumerate(late):  # plain rejection rows (t below Robert's threshold)
-        if z[i] is None:
-            z[i] = truncated_normal_above(late_row.t, late_row.count, rngs[late_row.row])
-    noisy = flat_scores[flat] + sigma * np.concatenate(z)  # type: ignore[arg-type]
-    reach = noisy >= np.repeat([late_row.tau for late_row in late], counts)
-    return flat[reach], noisy[reach]
-
-
-def _rest_draws(
-    row_scores: np.ndarray,
-    head: np.ndarray,
-    count: int,
-    t: float,
-    sigma: float,
-    tau: float,
-    rng: np.random.Generator,
-) -> tuple[np.ndarray, np.ndarray]:
-    """``count`` products drawn uniformly from the rest (not in the sorted positions ``head``), with
-    noise N(0, 1) truncated to [t, inf); returns the positions and noisy scores of those reaching tau."""
-    hits = uniform_subset(row_scores.size - head.size, count, rng)
-    # The j-th rest product is j plus the number of head positions at or before it.
-    positions = hits + (head - np.arange(head.size)).searchsorted(hits, side="right")
-    noisy = row_scores[positions] + sigma * truncated_normal_above(t, count, rng)
-    reach = noisy >= tau
-    return positions[reach], noisy[reach]
+    return positions[best], noisy[best]
 
 
 def _best_per_row(

@@ -2,7 +2,8 @@
 
 Brute force draws every product's noise; the lazy sampler must give the same distribution of
 products and scores. Tolerances are 4.5 standard errors of the sample at hand; every sample comes
-from a fixed seed, so the tests are deterministic.
+from a fixed seed, so the tests are deterministic. Small pads put most of the top k in the hits
+(the middle tier and the rest); short blocks of uniforms make the Bernoulli processes outrun them.
 """
 
 from __future__ import annotations
@@ -19,8 +20,7 @@ from recframe.environments.pet_retail.retrieval import (
     noisy_top_k_of_score_rows,
     noisy_top_k_of_scores,
     noisy_top_k_rows,
-    truncated_normal_above,
-    uniform_subset,
+    truncated_normals_above,
 )
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 
@@ -56,20 +56,49 @@ def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, min_vari
     assert abs(lazy.mean() - brute.mean()) <= Z * math.sqrt(2 * brute.var() / n)
 
 
-@pytest.mark.parametrize("head_pad", [0, 5, 200])
-def test_lazy_top_k_matches_noise_on_every_product(head_pad):
-    """Crowded scores (spread below sigma): with a small head most of the top k comes from late draws."""
+@pytest.mark.parametrize(("top_pad", "head_pad"), [(0, 0), (0, 5), (5, 200), (200, 200)])
+def test_lazy_top_k_matches_noise_on_every_product(top_pad, head_pad):
+    """Crowded scores (spread below sigma): with small tiers most of the top k comes from the hits."""
     scores = np.random.default_rng(4).normal(0.0, 0.03, 2_000)
-    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=head_pad, head_pad=head_pad)
+    _compare_with_brute_force(
+        scores, k=5, sigma=0.05, trials=6_000, seed=top_pad + head_pad, top_pad=top_pad, head_pad=head_pad
+    )
 
 
-def test_a_spread_out_top_takes_a_small_head_and_stays_exact():
-    """Scores spread well beyond sigma (as under strong boosts): the head stops 5 sigma below rank 2k."""
+def _short_blocks(monkeypatch) -> list[int]:
+    """Blocks of uniforms for a quarter of the mean hits, so processes outrun their blocks again and
+    again; returns a list that counts the continuations."""
+    monkeypatch.setattr(
+        retrieval, "_block_size", lambda length, p: max(1, int(length * p / 4)) if p > 0.0 else 0
+    )
+    continuations = [0]
+    more_hits = retrieval._more_hits
+
+    def counting(*args):
+        continuations[0] += 1
+        return more_hits(*args)
+
+    monkeypatch.setattr(retrieval, "_more_hits", counting)
+    return continuations
+
+
+def test_processes_that_outrun_their_blocks_stay_exact(monkeypatch):
+    continuations = _short_blocks(monkeypatch)
+    scores = np.random.default_rng(5).normal(0.0, 0.03, 500)
+    _compare_with_brute_force(scores, k=5, sigma=0.05, trials=2_000, seed=9, top_pad=0, head_pad=20)
+    assert continuations[0] > 1_000
+
+
+def test_a_spread_out_top_takes_small_tiers_and_stays_exact():
+    """Scores spread well beyond sigma (as under strong boosts): the tiers stop a few sigma below rank 2k."""
     scores = np.random.default_rng(7).normal(0.0, 0.5, 4_000)
     rows = scores[None].astype(np.float32)
-    head = rows >= retrieval._head_threshold(rows, 5, retrieval.HEAD_PAD, 5 * 0.05)[:, None]
-    k_plus_pad_head = (rows >= retrieval._head_threshold(rows, 5, retrieval.HEAD_PAD, np.inf)[:, None]).sum()
-    assert k_plus_pad_head >= 2 * head.sum() >= 2 * 5  # half the crowded rule's head, or less
+    k, pads = 5, (retrieval.TOP_PAD, retrieval.HEAD_PAD)
+    (c_top,), (c_head,) = retrieval._thresholds(rows, k, *pads, 0.05)
+    (crowded_top,), (crowded_head,) = retrieval._thresholds(rows, k, *pads, np.inf)
+    tiers = [(rows >= cut).sum() for cut in (c_top, c_head, crowded_top, crowded_head)]
+    assert 2 * k <= tiers[0] <= 0.6 * tiers[2] and tiers[1] <= 0.6 * tiers[3]  # well below the crowded rule's
+    assert c_head < c_top
     _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=8, min_varied=8)
 
 
@@ -77,77 +106,65 @@ def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
     scores, sigma, trials = np.array([0.0, 0.0, -0.05], dtype=np.float32), 0.05, 20_000
     rng = np.random.default_rng(2)
     lazy = np.bincount(
-        [noisy_top_k_of_scores(scores, 1, sigma, rng, head_pad=0)[0][0] for _ in range(trials)], minlength=3
+        [noisy_top_k_of_scores(scores, 1, sigma, rng, top_pad=0, head_pad=0)[0][0] for _ in range(trials)],
+        minlength=3,
     )
     brute = np.bincount(np.argmax(scores + sigma * rng.standard_normal((trials, 3)), axis=1), minlength=3)
     p = brute / trials
     assert np.all(np.abs(lazy / trials - p) <= Z * np.sqrt(2 * p * (1 - p) / trials))
 
 
-def test_a_row_is_bit_identical_alone_or_in_any_batch():
-    """Row r depends only on its scores and generator: batches of 1, 7 and 40 give the same numbers,
-    also when rows fall back to the exact k-th best or draw many late products (a head pad of 0)."""
+@pytest.mark.parametrize("outrun", [False, True])
+def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, outrun):
+    """Row r depends only on its scores and generator: batches of 1, 7 and 40 give the same numbers
+    and leave the generators alike, also when rows fall back to the exact k-th best (pads of 0),
+    draw many hits, or outrun their blocks of uniforms and continue one process at a time."""
+    continuations = _short_blocks(monkeypatch) if outrun else [0]
     rng = np.random.default_rng(6)
     scores = rng.normal(0.0, 0.03, (40, 3_000)).astype(np.float32)
     scores[:5] += np.linspace(0.0, 0.2, 3_000, dtype=np.float32)  # differently shaped rows
-    head = scores >= retrieval._head_threshold(scores, 20, 0, 5 * 0.05)[:, None]
-    assert (head.sum(axis=1) < 20).any()  # with a head pad of 0 some rows take the exact fallback
-    for head_pad in (0, retrieval.HEAD_PAD):
+    c_top, c_head = retrieval._thresholds(scores, 20, 0, 0, 0.05)
+    assert ((scores >= c_top[:, None]).sum(axis=1) < 20).any()  # some rows take the exact fallback
+    assert ((scores >= c_head[:, None]).sum(axis=1) < 20).any()
+    for pads in ((0, 0), (0, 30), (retrieval.TOP_PAD, retrieval.HEAD_PAD)):
         results = {}
         for size in (1, 7, 40):
-            positions, noisy = [], []
+            positions, noisy, after = [], [], []
             for start in range(0, 40, size):
                 rngs = [np.random.default_rng(1000 + r) for r in range(start, min(start + size, 40))]
-                p, v = noisy_top_k_of_score_rows(scores[start : start + size], 20, 0.05, rngs, head_pad)
+                p, v = noisy_top_k_of_score_rows(scores[start : start + size], 20, 0.05, rngs, *pads)
                 positions.append(p)
                 noisy.append(v)
-            results[size] = (np.concatenate(positions), np.concatenate(noisy))
+                after.extend(g.random() for g in rngs)
+            results[size] = (np.concatenate(positions), np.concatenate(noisy), after)
         for size in (7, 40):
             np.testing.assert_array_equal(results[size][0], results[1][0])
             np.testing.assert_array_equal(results[size][1], results[1][1])
+            assert results[size][2] == results[1][2]
+    assert continuations[0] > 0 or not outrun
 
 
-def test_batched_late_draws_equal_one_row_late_draws(monkeypatch):
-    """The batch's late draws (all rows at once) give each row exactly what a lone row draws, on
-    every path: rng.choice subsets, redrawn subsets with repeats, plain rejection, and Robert's
-    sampler including rows whose first round accepts too few."""
-    m, n_rows, sigma = 400, 3_000, 0.05
-    rng = np.random.default_rng(11)
-    scores = rng.normal(0.0, 0.03, (n_rows, m)).astype(np.float32)
-    heads = [np.sort(rng.choice(m, size=int(rng.integers(20, 200)), replace=False)) for _ in range(n_rows)]
-    bounds = np.cumsum([0] + [h.size for h in heads]).tolist()
-    head = np.concatenate([h + r * m for r, h in enumerate(heads)])
-    late = [
-        retrieval._Late(r, int(rng.integers(1, 60)), float(rng.choice([0.1, 0.46, 1.5, 3.0])), 0.02)
-        for r in range(n_rows)
-        if r % 3  # every third row has no late draws
-    ]
-    expected_flat, expected_noisy = [], []
-    for row in late:
-        positions, noisy = retrieval._rest_draws(
-            scores[row.row], heads[row.row], row.count, row.t, sigma, row.tau, np.random.default_rng(row.row)
-        )
-        expected_flat.append(positions + row.row * m)
-        expected_noisy.append(noisy)
-
-    paths = {"redraws": 0, "plain": 0, "robert rounds after the first": 0}
-
-    def counting_subset(n, size, generator):
-        paths["redraws"] += 1
-        return uniform_subset(n, size, generator)
-
-    def counting_normals(t, n, generator):
-        paths["plain" if t < retrieval._ROBERT_THRESHOLD else "robert rounds after the first"] += 1
-        return truncated_normal_above(t, n, generator)
-
-    monkeypatch.setattr(retrieval, "uniform_subset", counting_subset)
-    monkeypatch.setattr(retrieval, "truncated_normal_above", counting_normals)
-    rngs = [np.random.default_rng(r) for r in range(n_rows)]
-    flat, noisy = retrieval._late_draws(scores.reshape(-1), head, bounds, m, sigma, late, rngs)
-    np.testing.assert_array_equal(flat, np.concatenate(expected_flat))
-    np.testing.assert_array_equal(noisy, np.concatenate(expected_noisy))
-    assert all(count > 0 for count in paths.values()), paths
-    assert any(row.count**2 > m - heads[row.row].size for row in late)  # some rows take rng.choice
+@pytest.mark.parametrize("outrun", [False, True])
+def test_bernoulli_hits_mark_each_item_with_its_process_probability(monkeypatch, outrun):
+    """Hit frequencies per item and hit counts per process are Bernoulli(p)'s, two rows of four
+    processes each (one of them empty, one with p = 0), with the usual blocks or short ones."""
+    continuations = _short_blocks(monkeypatch) if outrun else [0]
+    lengths, probabilities, trials = [40, 25, 0, 60], [0.1, 0.5, 0.3, 0.0], 4_000
+    rng = np.random.default_rng(12)
+    frequency = [np.zeros(n) for n in lengths]
+    for _ in range(trials // 2):
+        rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=2)]
+        process, position = retrieval.bernoulli_hits(lengths * 2, probabilities * 2, rngs, per_row=4)
+        same = np.diff(process) == 0
+        assert np.all(np.diff(process) >= 0) and np.all(np.diff(position)[same] > 0)
+        for j, n in enumerate(lengths * 2):
+            mine = position[process == j]
+            assert np.all((0 <= mine) & (mine < n))
+            frequency[j % 4][mine] += 1
+    for n, p, seen in zip(lengths, probabilities, frequency, strict=True):
+        assert np.all(np.abs(seen / trials - p) <= Z * math.sqrt(p * (1 - p) / trials)), (n, p)
+        assert abs(seen.sum() / trials - n * p) <= Z * math.sqrt(n * p * (1 - p) / trials), (n, p)
+    assert continuations[0] > 0 or not outrun
 
 
 def test_noiseless_retrieval_is_the_exact_top_k_and_bad_arguments_are_named():
@@ -167,26 +184,13 @@ def test_noiseless_retrieval_is_the_exact_top_k_and_bad_arguments_are_named():
 def test_truncated_normals_lie_above_the_cut_with_the_right_mean():
     rng = np.random.default_rng(0)
     n = 20_000
-    for t in (-0.5, 0.3, 1.0, 3.0, 6.0):  # plain rejection, then Robert's exponential proposals
-        draws = truncated_normal_above(t, n, rng)
-        assert draws.shape == (n,) and draws.min() >= t
+    for t in (-0.5, 0.3, 1.0, 3.0, 6.0, 12.0):
         q = 0.5 * math.erfc(t / math.sqrt(2))
+        draws = truncated_normals_above(np.full(n, q), rng.random(n))
+        assert draws.shape == (n,) and draws.min() >= t - 1e-9 * max(1.0, abs(t))
         mean = math.exp(-t * t / 2) / math.sqrt(2 * math.pi) / q  # E[Z | Z >= t]
         var = 1 + t * mean - mean**2
         assert abs(draws.mean() - mean) <= Z * math.sqrt(var / n), t
-
-
-def test_uniform_subsets_are_uniform_sorted_and_distinct():
-    rng = np.random.default_rng(3)
-    for n, size in ((50, 3), (6, 4)):  # the rejection path and the rng.choice path
-        trials = 20_000
-        counts = np.zeros(n)
-        for _ in range(trials):
-            subset = uniform_subset(n, size, rng)
-            assert subset.size == size and np.all(np.diff(subset) > 0) and 0 <= subset[0] and subset[-1] < n
-            counts[subset] += 1
-        p = size / n
-        assert np.all(np.abs(counts / trials - p) <= Z * math.sqrt(p * (1 - p) / trials)), (n, size)
 
 
 def test_batched_products_match_row_products_on_this_blas():
