@@ -60,7 +60,7 @@ __all__ = [
     "noisy_top_k_of_score_rows",
     "noisy_top_k_of_scores",
     "noisy_top_k_rows",
-    "truncated_normals_above",
+    "truncated_normal_above",
 ]
 
 _MARGIN = 1e-9
@@ -93,18 +93,18 @@ _BELOW_ONE = 1.0 - 2.0**-53
 _phi_inverse = NormalDist().inv_cdf
 
 
-def truncated_normals_above(tails: np.ndarray, uniforms: np.ndarray) -> np.ndarray:
-    """N(0, 1) draws conditioned on Z >= t, one per element, by inversion: ``Q^-1(Q(t) (1 - u))``.
+def truncated_normal_above(tail: float, uniform: float) -> float:
+    """An N(0, 1) draw conditioned on Z >= t, by inversion: ``Q^-1(Q(t) (1 - u))``.
 
     Args:
-        tails: Q(t) = P(Z >= t) of each draw's truncation point t (> 0).
-        uniforms: one U[0, 1) per draw (``1 - u`` keeps the argument in (0, Q(t)]).
+        tail: Q(t) = P(Z >= t) of the truncation point t (> 0).
+        uniform: a U[0, 1) draw (``1 - u`` keeps the argument in (0, Q(t)]).
 
-    Exact up to float64 rounding, one uniform per draw. ``Q^-1(x) = -Phi^-1(x)`` comes from the
-    standard library's ``NormalDist.inv_cdf`` (Wichura's AS241, about 16 digits) on Python floats,
-    one call per draw: draws are few, and a batch and a lone row then run the very same arithmetic.
+    Exact up to float64 rounding, with one uniform per draw. ``Q^-1(x) = -Phi^-1(x)`` comes from the
+    standard library's ``NormalDist.inv_cdf`` (Wichura's AS241, about 16 digits) on Python floats:
+    draws are few, and a batch and a lone row run this very function.
     """
-    return np.array([-_phi_inverse(min(x, _BELOW_ONE)) for x in (tails * (1.0 - uniforms)).tolist()])
+    return -_phi_inverse(min(tail * (1.0 - uniform), _BELOW_ONE))
 
 
 class CategoryIndex:
@@ -145,32 +145,31 @@ def _block_size(length: int, p: float) -> int:
     return int(mean + 3.0 * math.sqrt(mean) + 3.0)
 
 
-def _log_miss(probabilities: list[float]) -> np.ndarray:
-    """log(1 - p) per process, at most -1e-300: for a tinier p every gap is past the end either way,
-    and the cap keeps the gaps' ratio finite."""
-    return np.minimum(np.log1p(-np.array(probabilities)), -1e-300)
+def _log_miss(p: float) -> float:
+    """log(1 - p), at most -1e-300: for a tinier p every gap is past the end either way, and the cap
+    keeps the gaps' ratio finite."""
+    return min(math.log1p(-p), -1e-300)
 
 
-def _hit_positions(uniforms: np.ndarray, log_miss: np.ndarray | float, cap: float) -> np.ndarray:
-    """Item positions of a Bernoulli process's successive hits, from one uniform per gap.
+def _hit_positions(ratios: np.ndarray, cap: float) -> np.ndarray:
+    """Item positions of a Bernoulli(p) process's successive hits, from ``log(1 - u) / log(1 - p)``
+    per gap (u uniform): the gap before a hit is Geometric, the floor of that ratio.
 
-    The gap before a hit is Geometric: ``floor(log(1 - u) / log(1 - p))`` misses. Gaps are capped at
-    ``cap`` (at least the process's length: past the end either way), which keeps the running sums
-    exact integers. ``log_miss`` is elementwise (processes laid end to end, each restarted by the
-    caller) or one value.
+    Gaps are capped at ``cap`` (at least the process's length: past the end either way), which keeps
+    the running sums exact integers. Several processes may be laid end to end, each restarted by
+    the caller.
     """
-    gaps = np.floor(np.fmin(np.log1p(-uniforms) / log_miss, cap))
-    return np.cumsum(gaps + 1.0) - 1.0
+    return np.cumsum(np.floor(np.fmin(ratios, cap)) + 1.0) - 1.0
 
 
 def _more_hits(rng: np.random.Generator, start: int, length: int, p: float) -> np.ndarray:
     """The hits at positions ``start`` onwards of a Bernoulli(p) process over ``length`` items (the
     continuation of a process whose first block of uniforms ran out before its end)."""
     found = []
-    log_miss = _log_miss([p])
+    log_miss = _log_miss(p)
     while start < length:
-        uniforms = rng.random(_block_size(length - start, p))
-        positions = _hit_positions(uniforms, log_miss, float(length)) + start
+        ratios = np.log1p(-rng.random(_block_size(length - start, p))) / log_miss
+        positions = _hit_positions(ratios, float(length)) + start
         found.append(positions[positions < length])
         start = int(positions[-1]) + 1
     return np.concatenate(found).astype(np.int64)
@@ -197,7 +196,8 @@ def bernoulli_hits(
         a = b
     process = np.repeat(np.arange(len(sizes)), sizes)
     length = np.array(lengths, dtype=np.float64)
-    positions = _hit_positions(uniforms, _log_miss(probabilities)[process], float(max(lengths, default=0)))
+    log_miss = np.array([_log_miss(p) for p in probabilities])
+    positions = _hit_positions(np.log1p(-uniforms) / log_miss[process], float(max(lengths, default=0)))
     # restart the running sum at each process: subtract the sum before its first gap
     first = ends - sizes
     positions -= np.repeat(np.concatenate([[-1.0], positions])[first], sizes) + 1.0
@@ -328,7 +328,8 @@ def noisy_top_k_of_score_rows(
         if b > a:
             rng.random(out=uniforms[a:b])
         a = b
-    hit_noisy = flat_scores[flat] + sigma * truncated_normals_above(np.array(tails)[process], uniforms)
+    z = list(map(truncated_normal_above, [tails[j] for j in process.tolist()], uniforms.tolist()))
+    hit_noisy = flat_scores[flat] + sigma * np.array(z)
     reach = hit_noisy >= taus[rows]
     return _best_per_row(
         np.concatenate([head[top_at[chosen]], flat[reach]]),
@@ -376,7 +377,10 @@ def _one_row(
     sizes = (_block_size(h, tails[0]), _block_size(m - h, tails[1]))
     split = sizes[0]
     # Both tiers' gaps from one block, as a batch row draws them; the second tier restarts the sum.
-    positions = _hit_positions(rng.random(split + sizes[1]), _log_miss(tails).repeat(sizes), float(m))
+    ratios = np.log1p(-rng.random(split + sizes[1]))
+    ratios[:split] /= _log_miss(tails[0])
+    ratios[split:] /= _log_miss(tails[1])
+    positions = _hit_positions(ratios, float(m))
     middle, rest = positions[:split], positions[split:]
     if split:
         rest -= middle[-1] + 1.0
@@ -392,15 +396,14 @@ def _one_row(
     if rest.size:  # the j-th rest product is j plus the number of head positions at or before it
         flat = np.concatenate([flat, rest + (head - np.arange(h)).searchsorted(rest, side="right")])
     positions, noisy = head[top_at[chosen]], top_noisy[chosen]
-    if flat.size:
-        hit_tails = np.empty(flat.size)
-        hit_tails[: middle.size] = tails[0]
-        hit_tails[middle.size :] = tails[1]
-        hit_noisy = row[flat] + sigma * truncated_normals_above(hit_tails, rng.random(flat.size))
-        reach = hit_noisy >= tau
-        if reach.any():
-            positions = np.concatenate([positions, flat[reach]])
-            noisy = np.concatenate([noisy, hit_noisy[reach]])
+    if flat.size:  # Python floats for the few hits: the batch's arithmetic, without its array calls
+        tails_of_hits = [tails[0]] * middle.size + [tails[1]] * (flat.size - middle.size)
+        z = map(truncated_normal_above, tails_of_hits, rng.random(flat.size).tolist())
+        reach = [(i, score + sigma * z_i) for i, (score, z_i) in enumerate(zip(row[flat].tolist(), z))]
+        reach = [(i, value) for i, value in reach if value >= tau]
+        if reach:
+            positions = np.concatenate([positions, flat[[i for i, _ in reach]]])
+            noisy = np.concatenate([noisy, [value for _, value in reach]])
     best = (-noisy).argsort(kind="stable")[:k]
     return positions[best], noisy[best]
 
