@@ -11,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import cached_property
-from typing import overload
+from typing import TYPE_CHECKING, overload
 
 import numpy as np
-import torch
 
 from recframe.environments.pet_retail.config import CatalogConfig
+
+if TYPE_CHECKING:  # torch is imported on first use: vectorized work never needs it
+    import torch
 
 __all__ = ["Catalog", "Product", "generate_catalog"]
 
@@ -83,13 +85,19 @@ class Catalog(Sequence[Product]):
         self.discounts = discounts
         self.bestseller = bestseller
         self.embeddings = embeddings
-        self.embeddings_torch = torch.from_numpy(embeddings)
         self.category_centers = category_centers
         strategic_codes = [self.category_names.index(c) for c in config.strategic_categories]
         self.strategic = np.isin(categories, strategic_codes)
 
     def __len__(self) -> int:
         return self.prices.shape[0]
+
+    @cached_property
+    def embeddings_torch(self) -> torch.Tensor:
+        """The embedding matrix as a torch tensor sharing its memory (imports torch on first use)."""
+        import torch
+
+        return torch.from_numpy(self.embeddings)
 
     @property
     def product_ids(self) -> np.ndarray:

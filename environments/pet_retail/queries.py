@@ -12,12 +12,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.users import User, UserBatch
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = [
     "Query",
@@ -192,6 +195,8 @@ class QueryBatch(Sequence[Query]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(f"query index {index} out of range for a batch of {len(self)}")
+        import torch  # on first use: vectorized work never needs it
+
         words = self.vocabulary.words
         return Query(
             intent_category=self.category_names[self.intent[i]],

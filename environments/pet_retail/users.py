@@ -9,11 +9,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
-import torch
 
 from recframe.environments.pet_retail.config import SimulatorConfig
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["User", "UserBatch", "sample_user", "sample_users"]
 
@@ -95,6 +98,8 @@ class UserBatch(Sequence[User]):
             i += len(self)
         if not 0 <= i < len(self):
             raise IndexError(f"user index {index} out of range for a batch of {len(self)}")
+        import torch  # on first use: vectorized work never needs it
+
         return User(
             segment=self.segment_names[self.segments[i]],
             theta_price=float(self.theta_price[i]),

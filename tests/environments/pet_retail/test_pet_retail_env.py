@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import warnings
 
 import gymnasium as gym
@@ -271,3 +273,21 @@ def test_bad_boost_options_are_rejected():
         create_boost_environment(normalize_action="yes")
     with pytest.raises(ValueError, match=r"top_k \(30\) must not exceed the catalog size \(25\)"):
         create_boost_environment(config={"catalog": {"n_products": 25}, "top_k": 30})
+
+
+def test_stepping_the_environments_never_imports_torch():
+    """torch (a second or more to import) loads only for the object views that hand out tensors, so
+    a sharded env's worker processes start fast."""
+    script = (
+        "import sys, gymnasium as gym, recframe\n"
+        "for name in ('PetRetail-v0', 'PetRetailCatalog-v0', 'PetRetailBoost-v0'):\n"
+        "    env = gym.make('recframe/' + name); env.reset(seed=0); env.step(env.action_space.sample())\n"
+        "    envs = gym.make_vec('recframe/' + name, num_envs=2, vectorization_mode='vector_entry_point')\n"
+        "    envs.reset(seed=0); envs.step(envs.action_space.sample())\n"
+        "assert 'torch' not in sys.modules\n"
+        "from recframe.environments.pet_retail.sessions import load_catalog\n"
+        "from recframe.environments.pet_retail.config import SimulatorConfig\n"
+        "assert load_catalog(SimulatorConfig())[0].embedding.dtype.is_floating_point\n"
+        "assert 'torch' in sys.modules\n"
+    )
+    subprocess.run([sys.executable, "-c", script], check=True)
