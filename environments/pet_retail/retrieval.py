@@ -321,10 +321,8 @@ def noisy_top_k_of_score_rows(
     in_head = np.where(rest, 0, starts[rows] + index)
     keep = rest | ~in_top[in_head]
     rows, rest, process, index, flat = rows[keep], rest[keep], process[keep], index[keep], head[in_head[keep]]
-    if rest.any():  # the j-th rest product of row r is j plus the head positions at or before it
-        rest_rows = rows[rest]
-        numbered = rest_rows * m - starts[rest_rows] + index[rest]  # rests numbered across rows
-        flat[rest] = numbered + np.searchsorted(head - np.arange(head.size), numbered, side="right")
+    if rest.any():
+        flat[rest] = _rest_positions(head, starts, m, rows[rest], index[rest])
     ends = np.cumsum(np.bincount(rows, minlength=n)).tolist()
     uniforms = np.empty(flat.size)
     a = 0
@@ -342,6 +340,27 @@ def noisy_top_k_of_score_rows(
         m,
         k,
     )
+
+
+def _rest_positions(
+    head: np.ndarray, starts: np.ndarray, m: int, rows: np.ndarray, index: np.ndarray
+) -> np.ndarray:
+    """Flat positions of the ``index[i]``-th product outside row ``rows[i]``'s head.
+
+    The j-th product outside a head is j plus the number of head members i (in position order p_i)
+    with ``p_i - i <= j``, a non-decreasing key: a binary search for every hit at once in its own
+    row's segment of ``head`` (a dozen rounds of small array operations; no key array is built).
+    """
+    base, offset = starts[rows], rows * m
+    lo, hi = np.zeros_like(rows), starts[rows + 1] - base
+    last = head.size - 1
+    for _ in range(int(hi.max()).bit_length()):
+        mid = (lo + hi) >> 1
+        above = head[np.minimum(base + mid, last)] - offset - mid > index  # the first key above j: the count
+        active = lo < hi
+        hi = np.where(active & above, mid, hi)
+        lo = np.where(active & ~above, mid + 1, lo)
+    return offset + index + lo
 
 
 def _one_row(
