@@ -8,9 +8,10 @@ with the same joint distribution of products and noisy scores as drawing every p
 
 1. From the noiseless scores alone, two thresholds per row, read off an evenly strided sample of
    256 scores: ``c_top`` near rank ``k + top_pad`` and ``c_head`` near rank ``k + head_pad``, each
-   no lower than a few sigma below rank 2k (a top that is not crowded, as under strong boosts, needs
-   fewer products). The *top* tier is the products scoring at least ``c_top``, the *head* those
-   scoring at least ``c_head`` (each widened to the exact k best if the sample aimed too high).
+   no lower than 5 sigma below rank 2k (a top that is not crowded, as under strong boosts, needs
+   fewer products, and the two then coincide). The *top* tier is the products scoring at least
+   ``c_top``, the *head* those scoring at least ``c_head`` (each widened to the exact k best if the
+   sample aimed too high).
 2. The top tier's noise is drawn (N(0, 1) from the row's generator). Let tau be the k-th best noisy
    score of the top tier: no product scoring below tau can make the top k.
 3. A product below a tier's threshold ``c`` can reach tau only if its noise z >= t = (tau - c) /
@@ -73,11 +74,9 @@ _MARGIN = 1e-9
 _SAMPLE = 256
 """Products in the strided sample that sets the thresholds (sorting it costs about a us per row)."""
 
-_TOP_SPREAD = 3.0
-"""The top tier reaches at least this many sigma below the 2k-th best score (estimated from the sample)."""
-
-_HEAD_SPREAD = 5.0
-"""The head reaches at least this many sigma below the 2k-th best score."""
+_SPREAD = 5.0
+"""Both tiers reach at least this many sigma below the 2k-th best score (estimated from the sample):
+where the top is not crowded the head is the top tier, and the hits come from the rest alone."""
 
 TOP_PAD = 600
 """Default top tier: about ``k + TOP_PAD`` products get their noise up front (tuned on the default world)."""
@@ -230,15 +229,16 @@ def _sample_plan(m: int, k: int, top_pad: int, head_pad: int) -> tuple[int, tupl
 
 def _thresholds(scores: np.ndarray, k: int, top_pad: int, head_pad: int, sigma: float) -> np.ndarray:
     """Per row, ``(c_top, c_head)``: the scores about ``k + top_pad`` and ``k + head_pad`` products
-    reach, but no lower than a few sigma below the score about 2k products reach (where the top is
-    not crowded, as under strong boosts, the tiers then hold fewer products), and ``c_head <= c_top``.
+    reach, but no lower than 5 sigma below the score about 2k products reach (where the top is
+    not crowded, as under strong boosts, both then hold fewer products), and ``c_head <= c_top``.
 
     Only a function of the noiseless scores, what keeps the sampler exact. Returns (2, n) float32.
     """
     stride, ranks = _sample_plan(scores.shape[1], k, top_pad, head_pad)
     top, head, spread = np.sort(scores[:, ::stride], axis=1)[:, ranks].T
-    c_top = np.maximum(top, spread - np.float32(_TOP_SPREAD * sigma))
-    return np.stack([c_top, np.minimum(c_top, np.maximum(head, spread - np.float32(_HEAD_SPREAD * sigma)))])
+    floor = spread - np.float32(_SPREAD * sigma)
+    c_top = np.maximum(top, floor)
+    return np.stack([c_top, np.minimum(c_top, np.maximum(head, floor))])
 
 
 def _kth_best(rows: np.ndarray, k: int) -> np.ndarray:
@@ -376,8 +376,9 @@ def _one_row(
     sample = row[::stride].copy()  # array methods: numpy's Python-level wrappers cost a us each here
     sample.sort()
     # float32 scalars: the same arithmetic as the batch's arrays
-    c_top = max(sample[top_rank], sample[spread_rank] - np.float32(_TOP_SPREAD * sigma))
-    c_head = min(c_top, max(sample[head_rank], sample[spread_rank] - np.float32(_HEAD_SPREAD * sigma)))
+    floor = sample[spread_rank] - np.float32(_SPREAD * sigma)
+    c_top = max(sample[top_rank], floor)
+    c_head = min(c_top, max(sample[head_rank], floor))
     head = (row >= c_head).nonzero()[0]
     if head.size < k:  # a sample that aimed too high: the exact k-th best score
         c_head = np.partition(row, m - k)[m - k]
