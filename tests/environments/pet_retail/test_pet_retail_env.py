@@ -83,10 +83,8 @@ def test_same_seed_same_trajectory_bit_for_bit(env_id):
 
 @pytest.mark.parametrize("env_id", IDS)
 def test_observations_stay_in_space_over_many_visits_with_the_check_on(env_id):
-    """The RecSim-style envs skip RecSimGymEnv's per-step observation check by default; with it on,
-    hundreds of steps pass it (the boost env always checks its observations)."""
-    options = {} if env_id == "recframe/PetRetailBoost-v0" else {"check_observations": True}
-    env = gym.make(env_id, **options)
+    """The envs skip the per-step observation check by default; with it on, hundreds of steps pass it."""
+    env = gym.make(env_id, check_observations=True)
     rng = np.random.default_rng(4)
     env.reset(seed=4)
     visits = 0
@@ -109,6 +107,22 @@ def test_the_observation_check_is_off_by_default_and_names_the_component_when_on
         else:
             with pytest.raises(ValueError, match="ShopperState.create_observation"):
                 env.step(np.arange(10))
+
+
+def test_the_boost_env_checks_its_observations_only_when_asked(monkeypatch):
+    bad = {"session": np.full(3, -1.0, dtype=np.float32)}
+    for check in (False, True):
+        env = create_boost_environment(check_observations=check)
+        env.reset(seed=0)
+        observe_one = env.sessions.observe_one
+        monkeypatch.setattr(env.sessions, "observe_one", lambda i, f=observe_one: {**f(i), **bad})
+        if check:
+            with pytest.raises(ValueError, match="outside its space"):
+                env.step(np.zeros(10, dtype=np.float32))
+        else:
+            assert env.step(np.zeros(10, dtype=np.float32))[0]["user"]["session"][0] == -1.0
+    with pytest.raises(ValueError, match="check_observations must be a bool, got 'yes'"):
+        create_boost_environment(check_observations="yes")
 
 
 def test_info_components_add_up_to_the_reward_and_match_the_products_bought():
