@@ -150,8 +150,8 @@ def _block_size(length: int, p: float) -> int:
 
 def _log_miss(p: float) -> float:
     """log(1 - p), at most -1e-300: for a tinier p every gap is past the end either way, and the cap
-    keeps the gaps' ratio finite."""
-    return min(math.log1p(-p), -1e-300)
+    keeps the gaps' ratio finite; -inf for p = 1 (every gap 0)."""
+    return min(math.log1p(-p), -1e-300) if p < 1.0 else -math.inf
 
 
 def _hit_positions(ratios: np.ndarray, cap: float) -> np.ndarray:

@@ -146,21 +146,21 @@ def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, outrun):
 
 @pytest.mark.parametrize("outrun", [False, True])
 def test_bernoulli_hits_mark_each_item_with_its_process_probability(monkeypatch, outrun):
-    """Hit frequencies per item and hit counts per process are Bernoulli(p)'s, two rows of four
-    processes each (one of them empty, one with p = 0), with the usual blocks or short ones."""
+    """Hit frequencies per item and hit counts per process are Bernoulli(p)'s, two rows of five
+    processes each (one empty, one with p = 0, one with p = 1), with the usual blocks or short ones."""
     continuations = _short_blocks(monkeypatch) if outrun else [0]
-    lengths, probabilities, trials = [40, 25, 0, 60], [0.1, 0.5, 0.3, 0.0], 4_000
+    lengths, probabilities, trials = [40, 25, 0, 60, 7], [0.1, 0.5, 0.3, 0.0, 1.0], 4_000
     rng = np.random.default_rng(12)
     frequency = [np.zeros(n) for n in lengths]
     for _ in range(trials // 2):
         rngs = [np.random.default_rng(s) for s in rng.integers(2**63, size=2)]
-        process, position = retrieval.bernoulli_hits(lengths * 2, probabilities * 2, rngs, per_row=4)
+        process, position = retrieval.bernoulli_hits(lengths * 2, probabilities * 2, rngs, per_row=5)
         same = np.diff(process) == 0
         assert np.all(np.diff(process) >= 0) and np.all(np.diff(position)[same] > 0)
         for j, n in enumerate(lengths * 2):
             mine = position[process == j]
             assert np.all((0 <= mine) & (mine < n))
-            frequency[j % 4][mine] += 1
+            frequency[j % 5][mine] += 1
     for n, p, seen in zip(lengths, probabilities, frequency, strict=True):
         assert np.all(np.abs(seen / trials - p) <= Z * math.sqrt(p * (1 - p) / trials)), (n, p)
         assert abs(seen.sum() / trials - n * p) <= Z * math.sqrt(n * p * (1 - p) / trials), (n, p)
