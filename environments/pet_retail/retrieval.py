@@ -184,9 +184,9 @@ def bernoulli_hits(
     """Independent Bernoulli processes: process j marks each of its ``lengths[j]`` items with
     probability ``probabilities[j]``.
 
-    Processes are laid out row by row, ``per_row`` to a row; row r's draw from ``rngs[r]`` alone, one
-    block of uniforms for all its processes (see :func:`_block_size`), then a further block for a
-    process that outruns it. Returns ``(process, position)`` of every hit, int64, ordered by process
+    Processes are laid out row by row, ``per_row`` to a row. Row r's processes draw from ``rngs[r]``
+    alone: one block of uniforms for all of them (see :func:`_block_size`), then a further block for
+    each process that outruns it. Returns ``(process, position)`` of every hit, int64, ordered by process
     and then position; a row's hits are the same alone or in any batch.
     """
     sizes = [_block_size(n, p) for n, p in zip(lengths, probabilities, strict=True)]
