@@ -33,13 +33,13 @@ further block only when a tier outruns it), and one for the hits' truncated norm
 The pads trade normals (cheap in a batch, about 15 ns each) against the steps that hits take (for
 a lone query each numpy call costs 2-3 us inside an environment step, so a lone row handles its
 hits as Python numbers). Measured inside the environments, alternating with the single tier of
-1,450 products that this replaced: vectorized PetRetail-v0 about 11% faster and the one-shopper
-environment unchanged with these pads; (350, 1000) was 15% faster vectorized but 7-13% slower
-alone, (250, 750) slower both ways.
+1,450 products that this replaced: vectorized PetRetail-v0 about 17% faster and the one-shopper
+environment unchanged with these pads; (350, 1000) was faster vectorized but 7-13% slower alone,
+(250, 750) slower both ways.
 
 Thresholds, the tiers, the gaps, the hits' positions and noise, and the final top k run on the
-whole batch at once; only the generator calls and a partition run row by row (a single query
-takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an
+whole batch at once; only the generator calls, a partition and the hits' truncated normals (a
+few Python floats) run row by row (a single query takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an
 order fixed by its own scores, and every array operation is elementwise or row by row, so a row's
 result is bit-identical alone or in any batch.
 

@@ -426,7 +426,7 @@ class ShopperSessions:
             components=components,
         )
 
-    def _respond_of_one(self, i: int, idx: slice, product_ids: np.ndarray, draw_query: bool) -> Outcome:
+    def _respond_of_one(self, i: int, idx: slice, product_ids: np.ndarray, draw_queries: bool) -> Outcome:
         """:meth:`respond` for slot ``i`` alone (``idx`` its slice): the same draws and the same IEEE
         operations in the same order, on Python floats where the batch uses (1, k) arrays."""
         b, k = self.config.behavior, product_ids.shape[1]
@@ -459,7 +459,7 @@ class ShopperSessions:
         continues = logits[3 * k] < retention_logit(self.config.retention, float(clicks), satisfaction)
         self.session[i] += (1.0, clicks, purchases)  # queries, clicks, purchases (SESSION_FEATURES)
         self.active[i] = continues
-        if continues and draw_query:
+        if continues and draw_queries:
             self._next_query_of_one(i)
         return Outcome(
             product_ids=product_ids,
