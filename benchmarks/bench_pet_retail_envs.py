@@ -83,10 +83,10 @@ def vector_rate(envs: gym.vector.VectorEnv, steps: int, seed: int) -> tuple[floa
     return _rates(shopper_steps, start)
 
 
-def retrieval_times(num_queries: int, repeats: int) -> tuple[float, float, float]:
-    """Median us per query (CPU batched, wall batched, CPU one at a time)."""
+def retrieval_inputs(num_queries: int) -> tuple[np.ndarray, np.ndarray, float, list[np.random.Generator]]:
+    """``(matrix, vectors, sigma, rngs)``: the default world's retrieval matrix, the first queries of
+    ``num_queries`` shoppers (seeds 0, 1, ...) and a generator per query."""
     from recframe.environments.pet_retail.config import SimulatorConfig
-    from recframe.environments.pet_retail.retrieval import noisy_top_k_rows
     from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 
     config = SimulatorConfig()
@@ -94,8 +94,15 @@ def retrieval_times(num_queries: int, repeats: int) -> tuple[float, float, float
     for i in range(num_queries):
         sessions.reseed(i, i)
     sessions.start(np.arange(num_queries))
-    matrix, vectors, sigma = sessions.index.matrix, sessions.query_vectors, config.relevance.noise_sigma
     rngs = [np.random.default_rng(i) for i in range(num_queries)]
+    return sessions.index.matrix, sessions.query_vectors, config.relevance.noise_sigma, rngs
+
+
+def retrieval_times(num_queries: int, repeats: int) -> tuple[float, float, float]:
+    """Median us per query (CPU batched, wall batched, CPU one at a time)."""
+    from recframe.environments.pet_retail.retrieval import noisy_top_k_rows
+
+    matrix, vectors, sigma, rngs = retrieval_inputs(num_queries)
 
     def batch() -> tuple[float, float]:
         start = _clocks()
