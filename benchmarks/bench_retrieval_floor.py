@@ -3,10 +3,11 @@
 Vectorized PetRetail-v0 spends most of a shopper-step in retrieval (the noisy top 50 of the 10^4
 products, :func:`recframe.environments.pet_retail.retrieval.noisy_top_k_rows`). Any exact method has
 to score every product (one float32 matrix product), find the products near the top (one pass
-over the scores), draw the noise of those that can make the top k (numpy's normals from each
-query's own generator) and select the k best. This script times each of those passes on their own,
-on the same batch of default-world queries, next to the whole retrieval, so that the gap between
-the sum of the passes and the whole is what the implementation itself adds.
+over the scores), draw the noise of those near the top (numpy's normals from each query's own
+generator; here the top tier of :mod:`~recframe.environments.pet_retail.retrieval`, about 650 per
+query, which trades normals against hits) and select the k best. This script times each of
+those passes on its own, on the same batch of default-world queries, next to the whole retrieval,
+so that the gap between the sum of the passes and the whole is what the implementation adds.
 
 The head pass is timed twice: on the whole batch (10 MB of scores: read from memory) and on a
 16-query block that stays in cache, to show how much of it is memory traffic.
