@@ -154,6 +154,15 @@ def _log_miss(p: float) -> float:
     return min(math.log1p(-p), -1e-300) if p < 1.0 else -math.inf
 
 
+def _log_of_misses(uniforms: np.ndarray) -> np.ndarray:
+    """``log(1 - u)`` for each uniform, by the C library's ``log1p`` (``math.log1p``).
+
+    Not ``np.log1p``: numpy's SIMD loops may round differently in the last bit (they do on AVX-512),
+    and the gaps must be the same numbers in every path, the compiled kernel's included.
+    """
+    return np.array(list(map(math.log1p, (-uniforms).tolist())))
+
+
 def _hit_positions(ratios: np.ndarray, cap: float) -> np.ndarray:
     """Item positions of a Bernoulli(p) process's successive hits, from ``log(1 - u) / log(1 - p)``
     per gap (u uniform): the gap before a hit is Geometric, the floor of that ratio.
@@ -171,7 +180,7 @@ def _more_hits(rng: np.random.Generator, start: int, length: int, p: float) -> n
     found = []
     log_miss = _log_miss(p)
     while start < length:
-        ratios = np.log1p(-rng.random(_block_size(length - start, p))) / log_miss
+        ratios = _log_of_misses(rng.random(_block_size(length - start, p))) / log_miss
         positions = _hit_positions(ratios, float(length)) + start
         found.append(positions[positions < length])
         start = int(positions[-1]) + 1
@@ -200,7 +209,7 @@ def bernoulli_hits(
     process = np.repeat(np.arange(len(sizes)), sizes)
     length = np.array(lengths, dtype=np.float64)
     log_miss = np.array([_log_miss(p) for p in probabilities])
-    positions = _hit_positions(np.log1p(-uniforms) / log_miss[process], float(max(lengths, default=0)))
+    positions = _hit_positions(_log_of_misses(uniforms) / log_miss[process], float(max(lengths, default=0)))
     # restart the running sum at each process: subtract the sum before its first gap
     first = ends - sizes
     positions -= np.repeat(np.concatenate([[-1.0], positions])[first], sizes) + 1.0
@@ -396,12 +405,12 @@ def _one_row(
     tau = float(top_noisy[chosen[0]])
 
     # From here on a lone row's few hits are Python numbers: the batch's values (exact integers,
-    # IEEE floats, numpy's log1p), without a dozen numpy calls that cost 2-3 us each in an env step.
+    # IEEE floats, the C library's log1p), without a dozen numpy calls that cost 2-3 us each in an env step.
     h = head.size
     tails = [_upper_tail((tau - float(cut)) / sigma - _MARGIN) for cut in (c_top, c_head)]
     lengths = (h, m - h)
     sizes = (_block_size(h, tails[0]), _block_size(m - h, tails[1]))
-    logs = np.log1p(-rng.random(sizes[0] + sizes[1])).tolist()  # both tiers' gaps from one block
+    logs = list(map(math.log1p, (-rng.random(sizes[0] + sizes[1])).tolist()))  # both tiers' gaps, one block
     tier_hits = []
     for tier, tier_logs in enumerate((logs[: sizes[0]], logs[sizes[0] :])):
         hits, position, log_miss, cap = [], -1, _log_miss(tails[tier]), float(m)
