@@ -43,6 +43,12 @@ few Python floats) run row by row (a single query takes a scalar path with the s
 order fixed by its own scores, and every array operation is elementwise or row by row, so a row's
 result is bit-identical alone or in any batch.
 
+With numba installed (the ``fast`` extra), :mod:`.retrieval_kernel` runs all of this after the
+score product in one compiled call, with the same draws and the same arithmetic: the results and
+the generators' states are bit-identical to this module's (which is why the gaps take the C
+library's ``log1p`` here, not numpy's SIMD loop), so the extra changes speed only. The environment
+variable ``RECFRAME_NUMBA=0`` turns it off; generators other than PCG64 take the numpy path.
+
 Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`CategoryIndex.matrix`:
 the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
 :func:`noisy_top_k_rows` checks once per shape that BLAS computes each row of a batched product
@@ -52,8 +58,10 @@ exactly as it computes that row alone, and falls back to one product per row whe
 from __future__ import annotations
 
 import math
+import os
 from functools import lru_cache
 from statistics import NormalDist
+from types import ModuleType
 
 import numpy as np
 
@@ -139,13 +147,18 @@ class CategoryIndex:
         return CategoryIndex(catalog)
 
 
+_BLOCK_SPREAD = 3.0
+"""A process's first block of uniforms covers the mean number of hits plus this many standard
+deviations (plus three). Tests lower it to make processes outrun their blocks; both paths read it."""
+
+
 def _block_size(length: int, p: float) -> int:
     """Uniforms drawn up front for the gaps of a Bernoulli(p) process over ``length`` items: the mean
     number of hits plus three standard deviations plus three, enough for all but rare rows."""
     if not p > 0.0:
         return 0
     mean = length * p
-    return int(mean + 3.0 * math.sqrt(mean) + 3.0)
+    return max(1, int(mean + _BLOCK_SPREAD * math.sqrt(mean) + 3.0))
 
 
 def _log_miss(p: float) -> float:
@@ -287,6 +300,13 @@ def noisy_top_k_of_score_rows(
             order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
             return order, np.take_along_axis(scores, order, axis=1).astype(np.float64)
         raise ValueError(f"sigma must be >= 0, got {sigma}")
+    kernel = _compiled_kernel()
+    if kernel is not None and kernel.supports(rngs):  # the same numbers, in one compiled call
+        stride, sample_positions = _sample_plan(m, k, top_pad, head_pad)
+        spread = np.float32(_SPREAD * sigma)
+        return kernel.noisy_top_k(
+            scores, k, sigma, rngs, stride, sample_positions, spread, _MARGIN, _BLOCK_SPREAD
+        )
     if n == 1:
         positions, noisy = _one_row(scores[0], k, sigma, rngs[0], top_pad, head_pad)
         return positions[None], noisy[None]
@@ -349,6 +369,19 @@ def noisy_top_k_of_score_rows(
         m,
         k,
     )
+
+
+@lru_cache(maxsize=1)
+def _compiled_kernel() -> ModuleType | None:
+    """:mod:`.retrieval_kernel` when numba is installed (the ``fast`` extra) and the environment
+    variable ``RECFRAME_NUMBA`` is not ``0``; else None. Both paths give the same numbers."""
+    if os.environ.get("RECFRAME_NUMBA", "1") == "0":
+        return None
+    try:
+        from recframe.environments.pet_retail import retrieval_kernel
+    except ImportError:
+        return None
+    return retrieval_kernel
 
 
 def _rest_positions(

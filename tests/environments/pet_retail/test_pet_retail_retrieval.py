@@ -4,6 +4,8 @@ Brute force draws every product's noise; the lazy sampler must give the same dis
 products and scores. Tolerances are 4.5 standard errors of the sample at hand; every sample comes
 from a fixed seed, so the tests are deterministic. Small pads put most of the top k in the hits
 (the middle tier and the rest); short blocks of uniforms make the Bernoulli processes outrun them.
+Tests that take the ``path`` fixture run on the numpy path and on the compiled kernel (the ``fast``
+extra; skipped without numba); test_pet_retail_retrieval_kernel compares the two bit for bit.
 """
 
 from __future__ import annotations
@@ -25,6 +27,16 @@ from recframe.environments.pet_retail.retrieval import (
 from recframe.environments.pet_retail.sessions import ShopperSessions, load_catalog
 
 Z = 4.5
+
+
+@pytest.fixture(params=["numpy", "compiled"])
+def path(request, monkeypatch) -> str:
+    """Runs the test on the numpy path, then on the compiled kernel."""
+    if request.param == "numpy":
+        monkeypatch.setattr(retrieval, "_compiled_kernel", lambda: None)
+    elif retrieval._compiled_kernel() is None:
+        pytest.skip("the compiled kernel needs numba (the fast extra)")
+    return request.param
 
 
 def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, min_varied=30, **pads):
@@ -57,7 +69,7 @@ def _compare_with_brute_force(scores, k, sigma, trials, seed, batch=50, min_vari
 
 
 @pytest.mark.parametrize(("top_pad", "head_pad"), [(0, 0), (0, 5), (5, 200), (200, 200)])
-def test_lazy_top_k_matches_noise_on_every_product(top_pad, head_pad):
+def test_lazy_top_k_matches_noise_on_every_product(path, top_pad, head_pad):
     """Crowded scores (spread below sigma): with small tiers most of the top k comes from the hits."""
     scores = np.random.default_rng(4).normal(0.0, 0.03, 2_000)
     _compare_with_brute_force(
@@ -65,31 +77,13 @@ def test_lazy_top_k_matches_noise_on_every_product(top_pad, head_pad):
     )
 
 
-def _short_blocks(monkeypatch) -> list[int]:
-    """Blocks of uniforms for a quarter of the mean hits, so processes outrun their blocks again and
-    again; returns a list that counts the continuations."""
-    monkeypatch.setattr(
-        retrieval, "_block_size", lambda length, p: max(1, int(length * p / 4)) if p > 0.0 else 0
-    )
-    continuations = [0]
-    more_hits = retrieval._more_hits
-
-    def counting(*args):
-        continuations[0] += 1
-        return more_hits(*args)
-
-    monkeypatch.setattr(retrieval, "_more_hits", counting)
-    return continuations
-
-
-def test_processes_that_outrun_their_blocks_stay_exact(monkeypatch):
-    continuations = _short_blocks(monkeypatch)
+def test_processes_that_outrun_their_blocks_stay_exact(short_blocks, path):
     scores = np.random.default_rng(5).normal(0.0, 0.03, 500)
     _compare_with_brute_force(scores, k=5, sigma=0.05, trials=2_000, seed=9, top_pad=0, head_pad=20)
-    assert continuations[0] > 1_000
+    assert short_blocks[0] > 1_000 or path == "compiled"
 
 
-def test_a_spread_out_top_takes_small_tiers_and_stays_exact():
+def test_a_spread_out_top_takes_small_tiers_and_stays_exact(path):
     """Scores spread well beyond sigma (as under strong boosts): both tiers stop 5 sigma below rank 2k."""
     scores = np.random.default_rng(7).normal(0.0, 0.5, 4_000)
     rows = scores[None].astype(np.float32)
@@ -102,7 +96,7 @@ def test_a_spread_out_top_takes_small_tiers_and_stays_exact():
     _compare_with_brute_force(scores, k=5, sigma=0.05, trials=6_000, seed=8, min_varied=8)
 
 
-def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
+def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force(path):
     scores, sigma, trials = np.array([0.0, 0.0, -0.05], dtype=np.float32), 0.05, 20_000
     rng = np.random.default_rng(2)
     lazy = np.bincount(
@@ -115,11 +109,11 @@ def test_ties_at_the_head_boundary_are_drawn_as_often_as_brute_force():
 
 
 @pytest.mark.parametrize("outrun", [False, True])
-def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, outrun):
+def test_a_row_is_bit_identical_alone_or_in_any_batch(request, path, outrun):
     """Row r depends only on its scores and generator: batches of 1, 7 and 40 give the same numbers
     and leave the generators alike, also when rows fall back to the exact k-th best (pads of 0),
     draw many hits, or outrun their blocks of uniforms and continue one process at a time."""
-    continuations = _short_blocks(monkeypatch) if outrun else [0]
+    continuations = request.getfixturevalue("short_blocks") if outrun else [0]
     rng = np.random.default_rng(6)
     scores = rng.normal(0.0, 0.03, (40, 3_000)).astype(np.float32)
     scores[:5] += np.linspace(0.0, 0.2, 3_000, dtype=np.float32)  # differently shaped rows
@@ -141,14 +135,14 @@ def test_a_row_is_bit_identical_alone_or_in_any_batch(monkeypatch, outrun):
             np.testing.assert_array_equal(results[size][0], results[1][0])
             np.testing.assert_array_equal(results[size][1], results[1][1])
             assert results[size][2] == results[1][2]
-    assert continuations[0] > 0 or not outrun
+    assert continuations[0] > 0 or not outrun or path == "compiled"
 
 
 @pytest.mark.parametrize("outrun", [False, True])
-def test_bernoulli_hits_mark_each_item_with_its_process_probability(monkeypatch, outrun):
+def test_bernoulli_hits_mark_each_item_with_its_process_probability(request, outrun):
     """Hit frequencies per item and hit counts per process are Bernoulli(p)'s, two rows of five
     processes each (one empty, one with p = 0, one with p = 1), with the usual blocks or short ones."""
-    continuations = _short_blocks(monkeypatch) if outrun else [0]
+    continuations = request.getfixturevalue("short_blocks") if outrun else [0]
     lengths, probabilities, trials = [40, 25, 0, 60, 7], [0.1, 0.5, 0.3, 0.0, 1.0], 4_000
     rng = np.random.default_rng(12)
     frequency = [np.zeros(n) for n in lengths]
@@ -193,7 +187,7 @@ def test_truncated_normals_lie_above_the_cut_with_the_right_mean():
         assert abs(draws.mean() - mean) <= Z * math.sqrt(var / n), t
 
 
-def test_batched_products_match_row_products_on_this_blas():
+def test_batched_products_match_row_products_on_this_blas(path):
     """The BLAS check behind the batched score product (else rows are multiplied one by one)."""
     index = ShopperSessions(SimulatorConfig(), load_catalog(SimulatorConfig()), 1).index
     assert retrieval._batched_rows_match(*index.matrix.shape, index.matrix.dtype)
@@ -205,7 +199,7 @@ def test_batched_products_match_row_products_on_this_blas():
     np.testing.assert_array_equal(batch[1], np.concatenate([s[1] for s in single]))
 
 
-def test_retrieval_ranks_by_the_textbook_relevance():
+def test_retrieval_ranks_by_the_textbook_relevance(path):
     config = SimulatorConfig()
     noiseless = SimulatorConfig.from_dict({"relevance": {"noise_sigma": 0.0}})
     catalog = load_catalog(config)
