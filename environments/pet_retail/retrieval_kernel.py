@@ -366,6 +366,7 @@ def _noisy_top_k(
     head = np.empty(m, np.int64)  # this row's head, in position order
     in_top = np.empty(m, np.bool_)
     top = np.empty(m, np.int64)
+    near = np.empty(m, np.int64)  # the top tier members reaching the bound
     noisy = np.empty(m)
     scratch = np.empty(m)
     scratch32 = np.empty(m, np.float32)
@@ -408,10 +409,21 @@ def _noisy_top_k(
         _normals_into(noisy[:t], entry, state, zx, zk, zf)
         for i in range(t):
             noisy[i] = np.float64(row[top[i]]) + sigma * noisy[i]
-        scratch[:t] = noisy[:t]
-        tau = _select(scratch, t, t - k)
-        above, ties = 0, k - 1  # the k best: those above tau from the front, ties from the back
+        # tau among those reaching a bound that about 2k noiseless scores reach (the sample's): the
+        # same k-th best whenever at least k reach it, a few times fewer values to select from
+        bound = np.float64(largest[size - 1 - spread_position])
+        reaching = 0
         for i in range(t):
+            near[reaching] = i
+            reaching += 1 if noisy[i] >= bound else 0
+        if reaching < k:
+            reaching = t
+            near[:t] = np.arange(t)
+        for i in range(reaching):
+            scratch[i] = noisy[near[i]]
+        tau = _select(scratch, reaching, reaching - k)
+        above, ties = 0, k - 1  # the k best: those above tau from the front, ties from the back
+        for i in near[:reaching]:
             if noisy[i] > tau:
                 candidates[above], values[above] = top[i], noisy[i]
                 above += 1
