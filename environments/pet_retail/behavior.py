@@ -28,6 +28,7 @@ from typing import Any
 
 import numpy as np
 
+from recframe.environments.pet_retail import compiled
 from recframe.environments.pet_retail.config import BehaviorConfig, RetentionConfig
 
 __all__ = [
@@ -68,9 +69,13 @@ def draw_cascade(rngs: Sequence[np.random.Generator], k: int) -> CascadeDraws:
     n = len(rngs)
     noise = np.empty((n, k))
     uniforms = np.empty((n, 3 * k + 1))
-    for rng, z, u in zip(rngs, noise, uniforms):  # rows of an array: views, cheaper than indexing
-        rng.standard_normal(out=z)
-        rng.random(out=u)
+    draws = compiled.kernel("pcg64_kernel")
+    if draws is not None and draws.supports(rngs):  # the same draws, in one compiled call
+        draws.normals_then_uniforms(rngs, noise, uniforms)
+    else:
+        for rng, z, u in zip(rngs, noise, uniforms):  # rows of an array: views, cheaper than indexing
+            rng.standard_normal(out=z)
+            rng.random(out=u)
     logits = _logits(uniforms)
     return CascadeDraws(
         noise=noise,

@@ -58,13 +58,13 @@ exactly as it computes that row alone, and falls back to one product per row whe
 from __future__ import annotations
 
 import math
-import os
 from functools import lru_cache
 from statistics import NormalDist
 from types import ModuleType
 
 import numpy as np
 
+from recframe.environments.pet_retail import compiled
 from recframe.environments.pet_retail.catalog import Catalog
 
 __all__ = [
@@ -371,17 +371,9 @@ def noisy_top_k_of_score_rows(
     )
 
 
-@lru_cache(maxsize=1)
 def _compiled_kernel() -> ModuleType | None:
-    """:mod:`.retrieval_kernel` when numba is installed (the ``fast`` extra) and the environment
-    variable ``RECFRAME_NUMBA`` is not ``0``; else None. Both paths give the same numbers."""
-    if os.environ.get("RECFRAME_NUMBA", "1") == "0":
-        return None
-    try:
-        from recframe.environments.pet_retail import retrieval_kernel
-    except ImportError:
-        return None
-    return retrieval_kernel
+    """:mod:`.retrieval_kernel` when it can run (see :mod:`.compiled`), else None."""
+    return compiled.kernel("retrieval_kernel")
 
 
 def _rest_positions(

@@ -6,54 +6,33 @@ dozen array passes and several generator calls per row. Its results are bit-iden
 path's, and it leaves every generator in the same state (the tests compare both), so installing
 the extra changes speed, never trajectories:
 
-- each row's draws come from its own PCG64 generator, through the bit generator's C entry points
-  (``next_uint64``, ``next_double``) on its state, in the numpy path's order; the normals are
-  numpy's ziggurat (numpy's algorithm and tables, as numba ports them), uniforms are
-  ``next_double``;
+- each row's draws come from its own PCG64 generator in the numpy path's order, through
+  :mod:`.pcg64_kernel` (numpy's own streams from compiled code);
 - the scalar functions are the numpy path's: ``log1p``, ``erfc``, ``sqrt`` and ``log`` of the C
   library, Wichura's AS241 evaluated in the standard library's order for the inverse normal CDF;
 - everything else is comparisons, selections and integer counts, which have one correct result.
 
 Only :class:`numpy.random.PCG64` generators are supported (the library's default); the caller
-falls back to numpy for any other. The kernel advances a generator's state without taking its
-lock: do not share a generator with another thread while it runs.
+falls back to numpy for any other (see :mod:`.pcg64_kernel` on locks and threads).
 """
 
 from __future__ import annotations
 
-import ctypes
 import math
 
 import numba
 import numpy as np
-from llvmlite import ir
-from numba.core import types
-from numba.extending import intrinsic
-from numba.np.random import _constants as ziggurat
 
-__all__ = ["noisy_top_k", "supports"]
+from recframe.environments.pet_retail.pcg64_kernel import (
+    ENTRY_POINTS,
+    ZIGGURAT,
+    normals_into,
+    state_addresses,
+    supports,
+    uniform,
+)
 
-# numpy's ziggurat for standard normals (its 256 layers), as numba ports numpy's tables
-_ZIGGURAT_X = np.ascontiguousarray(ziggurat.wi_double, dtype=np.float64)
-_ZIGGURAT_K = np.ascontiguousarray(ziggurat.ki_double, dtype=np.uint64)
-_ZIGGURAT_F = np.ascontiguousarray(ziggurat.fi_double, dtype=np.float64)
-_NOR_R = float(ziggurat.ziggurat_nor_r)
-_NOR_INV_R = float(ziggurat.ziggurat_nor_inv_r)
-
-
-def _entry_point(name: str) -> int:
-    """The address of PCG64's C function ``name`` in this process (the same for every PCG64)."""
-    return ctypes.cast(getattr(np.random.PCG64().ctypes, name), ctypes.c_void_p).value
-
-
-_ENTRY_POINTS = np.array([_entry_point("next_uint64"), _entry_point("next_double")], dtype=np.uint64)
-"""Passed to the compiled code at every call, never compiled in: numba caches compiled code across
-processes, and the library's address differs from one process to the next."""
-
-
-def supports(rngs: list[np.random.Generator]) -> bool:
-    """Whether every generator is a PCG64 one (what the kernel can draw from)."""
-    return all(type(rng.bit_generator) is np.random.PCG64 for rng in rngs)
+__all__ = ["noisy_top_k", "supports"]  # supports: :func:`.pcg64_kernel.supports`
 
 
 def noisy_top_k(
@@ -75,82 +54,19 @@ def noisy_top_k(
     ``retrieval._BLOCK_SPREAD``: the numpy path's constants, passed in so that the two cannot drift
     apart.
     """
-    states = np.array([rng.bit_generator.ctypes.state_address for rng in rngs], dtype=np.uint64)
     return _noisy_top_k(
         np.ascontiguousarray(scores, dtype=np.float32),
         k,
         float(sigma),
-        _ENTRY_POINTS,
-        states,
+        ENTRY_POINTS,
+        state_addresses(rngs),
         stride,
         *sample_positions,
         spread,
         margin,
         block_spread,
-        _ZIGGURAT_X,
-        _ZIGGURAT_K,
-        _ZIGGURAT_F,
+        *ZIGGURAT,
     )
-
-
-@intrinsic
-def _next_uint64(typingctx, function, state):
-    """``function(state)`` for a C function ``uint64_t (*)(void *)`` at address ``function``."""
-
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        callee = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(64), [pointer]).as_pointer())
-        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
-
-    return types.uint64(types.uint64, types.uint64), codegen
-
-
-@intrinsic
-def _next_double(typingctx, function, state):
-    """``function(state)`` for a C function ``double (*)(void *)`` at address ``function``."""
-
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        callee = builder.inttoptr(args[0], ir.FunctionType(ir.DoubleType(), [pointer]).as_pointer())
-        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
-
-    return types.float64(types.uint64, types.uint64), codegen
-
-
-@numba.njit(cache=True)
-def _uniform(next_double: np.uint64, state: np.uint64) -> float:
-    """One ``Generator.random()`` draw (``next_double``: PCG64's, from ``_ENTRY_POINTS``)."""
-    return _next_double(next_double, state)
-
-
-@numba.njit(cache=True)
-def _normals_into(
-    out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
-) -> None:
-    """``Generator.standard_normal(out=out)``: numpy's ziggurat (tables ``zx``, ``zk``, ``zf``)."""
-    next_bits, next_double = entry[0], entry[1]
-    for i in range(out.size):
-        while True:
-            bits = _next_uint64(next_bits, state)
-            idx = bits & np.uint64(0xFF)
-            bits >>= np.uint64(8)
-            rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-            x = float(rabs) * zx[idx]
-            if bits & np.uint64(1):
-                x = -x
-            if rabs < zk[idx]:
-                break  # inside the ziggurat's rectangles: most draws
-            if idx == 0:  # the tail beyond r
-                while True:
-                    xx = -_NOR_INV_R * math.log1p(-_uniform(next_double, state))
-                    yy = -math.log1p(-_uniform(next_double, state))
-                    if yy + yy > xx * xx:
-                        break
-                x = -(_NOR_R + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else _NOR_R + xx
-                break
-            if (zf[idx - 1] - zf[idx]) * _uniform(next_double, state) + zf[idx] < math.exp(-0.5 * x * x):
-                break
-        out[i] = x
 
 
 # Wichura's AS241 coefficients, highest power first: numerators and denominators of the central
@@ -317,7 +233,7 @@ def _tier_hits(
         position = start - 1
         for _ in range(_block_size(length - start, p, block_spread)):
             position += (
-                int(math.floor(min(math.log1p(-_uniform(entry[1], state)) / log_miss, float(length)))) + 1
+                int(math.floor(min(math.log1p(-uniform(entry[1], state)) / log_miss, float(length)))) + 1
             )
             if position < length:
                 out[count] = position
@@ -350,7 +266,7 @@ def _noisy_top_k(
         scores: (n, m) float32 noiseless scores, C-contiguous.
         k: how many to keep per row (1 <= k <= m).
         sigma: the noise scale (> 0).
-        entry: PCG64's C entry points in this process (``_ENTRY_POINTS``).
+        entry: PCG64's C entry points in this process (:data:`.pcg64_kernel.ENTRY_POINTS`).
         states: (n,) uint64 addresses of the rows' PCG64 states.
         stride, top_position, head_position, spread_position: the thresholds' strided sample and
             the ascending positions it reads (``retrieval._sample_plan``).
@@ -406,7 +322,7 @@ def _noisy_top_k(
         for i in range(h):
             top[t] = head[i]
             t += 1 if in_top[i] else 0
-        _normals_into(noisy[:t], entry, state, zx, zk, zf)
+        normals_into(noisy[:t], entry, state, zx, zk, zf)
         for i in range(t):
             noisy[i] = np.float64(row[top[i]]) + sigma * noisy[i]
         # tau among those reaching a bound that about 2k noiseless scores reach (the sample's): the
@@ -440,7 +356,7 @@ def _noisy_top_k(
         if sizes[0] + sizes[1] > logs.size:
             logs = np.empty(sizes[0] + sizes[1])
         for i in range(sizes[0] + sizes[1]):  # both tiers' first blocks, drawn together
-            logs[i] = math.log1p(-_uniform(entry[1], state))
+            logs[i] = math.log1p(-uniform(entry[1], state))
         middle = _tier_hits(logs[: sizes[0]], h, tails[0], float(m), block_spread, entry, state, middle_hits)
         rest = _tier_hits(
             logs[sizes[0] : sizes[0] + sizes[1]],
@@ -466,7 +382,7 @@ def _noisy_top_k(
         found = k
         for i in range(count):  # each hit's noise, truncated to reach at least its tier's t
             tail = tails[0] if i < count - rest else tails[1]
-            z = -_normal_quantile(min(tail * (1.0 - _uniform(entry[1], state)), 1.0 - 2.0**-53))
+            z = -_normal_quantile(min(tail * (1.0 - uniform(entry[1], state)), 1.0 - 2.0**-53))
             value = np.float64(row[kept[i]]) + sigma * z
             if value >= tau:
                 candidates[found], values[found] = kept[i], value

@@ -1,0 +1,151 @@
+"""numpy's PCG64 draws from compiled code (numba, the ``fast`` extra): the same numbers, no Python calls.
+
+A :class:`numpy.random.Generator` call costs about a microsecond before it draws anything, which
+is most of the cost when each shopper draws a handful of numbers from its own generator. The
+functions here draw from a generator's PCG64 state through the bit generator's own C entry points
+(``next_uint64``, ``next_double``), so the generator's state advances exactly as numpy would
+advance it, and reproduce numpy's algorithms on top: :func:`uniform` is ``Generator.random()``,
+:func:`normals_into` is ``Generator.standard_normal(out=...)`` (numpy's ziggurat, with numpy's
+tables as numba ports them). :func:`normals_then_uniforms` fills a batch of rows, each from its
+own generator. The tests compare every one of them with numpy, bit for bit.
+
+Only :class:`numpy.random.PCG64` generators are supported (:func:`supports`; the library's
+default). Compiled code advances a generator's state without taking its lock: do not share a
+generator with another thread while it runs.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import math
+
+import numba
+import numpy as np
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+from numba.np.random import _constants as ziggurat
+
+__all__ = [
+    "ENTRY_POINTS",
+    "ZIGGURAT",
+    "normals_into",
+    "normals_then_uniforms",
+    "state_addresses",
+    "supports",
+    "uniform",
+]
+
+# numpy's ziggurat for standard normals (its 256 layers), as numba ports numpy's tables
+ZIGGURAT_X = np.ascontiguousarray(ziggurat.wi_double, dtype=np.float64)
+ZIGGURAT_K = np.ascontiguousarray(ziggurat.ki_double, dtype=np.uint64)
+ZIGGURAT_F = np.ascontiguousarray(ziggurat.fi_double, dtype=np.float64)
+_NOR_R = float(ziggurat.ziggurat_nor_r)
+_NOR_INV_R = float(ziggurat.ziggurat_nor_inv_r)
+
+
+def _entry_point(name: str) -> int:
+    """The address of PCG64's C function ``name`` in this process (the same for every PCG64)."""
+    return ctypes.cast(getattr(np.random.PCG64().ctypes, name), ctypes.c_void_p).value
+
+
+ENTRY_POINTS = np.array([_entry_point("next_uint64"), _entry_point("next_double")], dtype=np.uint64)
+"""Passed to the compiled code at every call, never compiled in: numba caches compiled code across
+processes, and the library's address differs from one process to the next."""
+
+
+def supports(rngs: list[np.random.Generator]) -> bool:
+    """Whether every generator is a PCG64 one (what the kernel can draw from)."""
+    return all(type(rng.bit_generator) is np.random.PCG64 for rng in rngs)
+
+
+ZIGGURAT = (ZIGGURAT_X, ZIGGURAT_K, ZIGGURAT_F)
+"""The tables, passed to compiled code as arguments (global arrays would be frozen into it)."""
+
+
+def state_addresses(rngs: list[np.random.Generator]) -> np.ndarray:
+    """(n,) uint64: the addresses of the generators' PCG64 states."""
+    return np.array([rng.bit_generator.ctypes.state_address for rng in rngs], dtype=np.uint64)
+
+
+@intrinsic
+def _next_uint64(typingctx, function, state):
+    """``function(state)`` for a C function ``uint64_t (*)(void *)`` at address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        pointer = ir.IntType(8).as_pointer()
+        callee = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(64), [pointer]).as_pointer())
+        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
+
+    return types.uint64(types.uint64, types.uint64), codegen
+
+
+@intrinsic
+def _next_double(typingctx, function, state):
+    """``function(state)`` for a C function ``double (*)(void *)`` at address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        pointer = ir.IntType(8).as_pointer()
+        callee = builder.inttoptr(args[0], ir.FunctionType(ir.DoubleType(), [pointer]).as_pointer())
+        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
+
+    return types.float64(types.uint64, types.uint64), codegen
+
+
+@numba.njit(cache=True)
+def uniform(next_double: np.uint64, state: np.uint64) -> float:
+    """One ``Generator.random()`` draw (``next_double``: PCG64's, from ``ENTRY_POINTS``)."""
+    return _next_double(next_double, state)
+
+
+@numba.njit(cache=True)
+def normals_into(
+    out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
+) -> None:
+    """``Generator.standard_normal(out=out)``: numpy's ziggurat (tables ``zx``, ``zk``, ``zf``)."""
+    next_bits, next_double = entry[0], entry[1]
+    for i in range(out.size):
+        while True:
+            bits = _next_uint64(next_bits, state)
+            idx = bits & np.uint64(0xFF)
+            bits >>= np.uint64(8)
+            rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+            x = float(rabs) * zx[idx]
+            if bits & np.uint64(1):
+                x = -x
+            if rabs < zk[idx]:
+                break  # inside the ziggurat's rectangles: most draws
+            if idx == 0:  # the tail beyond r
+                while True:
+                    xx = -_NOR_INV_R * math.log1p(-uniform(next_double, state))
+                    yy = -math.log1p(-uniform(next_double, state))
+                    if yy + yy > xx * xx:
+                        break
+                x = -(_NOR_R + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else _NOR_R + xx
+                break
+            if (zf[idx - 1] - zf[idx]) * uniform(next_double, state) + zf[idx] < math.exp(-0.5 * x * x):
+                break
+        out[i] = x
+
+
+@numba.njit(cache=True)
+def _normals_then_uniforms(
+    states: np.ndarray,
+    entry: np.ndarray,
+    zx: np.ndarray,
+    zk: np.ndarray,
+    zf: np.ndarray,
+    normals: np.ndarray,
+    uniforms: np.ndarray,
+) -> None:
+    for r in range(states.size):
+        normals_into(normals[r], entry, states[r], zx, zk, zf)
+        for j in range(uniforms.shape[1]):
+            uniforms[r, j] = uniform(entry[1], states[r])
+
+
+def normals_then_uniforms(rngs: list[np.random.Generator], normals: np.ndarray, uniforms: np.ndarray) -> None:
+    """Row r of ``normals`` then row r of ``uniforms`` from ``rngs[r]``: what
+    ``rng.standard_normal(out=normals[r]); rng.random(out=uniforms[r])`` draws, for every row in
+    one compiled call. Both arrays are (n, .) float64 and C-contiguous."""
+    _normals_then_uniforms(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT, normals, uniforms)
