@@ -30,7 +30,11 @@ __all__ = [
     "ENTRY_POINTS",
     "ZIGGURAT",
     "normals_into",
+    "ZIGGURAT_32",
+    "bounded_integer",
+    "float32_normals_into",
     "normals_then_uniforms",
+    "query_draws",
     "state_addresses",
     "supports",
     "uniform",
@@ -49,7 +53,9 @@ def _entry_point(name: str) -> int:
     return ctypes.cast(getattr(np.random.PCG64().ctypes, name), ctypes.c_void_p).value
 
 
-ENTRY_POINTS = np.array([_entry_point("next_uint64"), _entry_point("next_double")], dtype=np.uint64)
+ENTRY_POINTS = np.array(
+    [_entry_point("next_uint64"), _entry_point("next_double"), _entry_point("next_uint32")], dtype=np.uint64
+)
 """Passed to the compiled code at every call, never compiled in: numba caches compiled code across
 processes, and the library's address differs from one process to the next."""
 
@@ -61,6 +67,15 @@ def supports(rngs: list[np.random.Generator]) -> bool:
 
 ZIGGURAT = (ZIGGURAT_X, ZIGGURAT_K, ZIGGURAT_F)
 """The tables, passed to compiled code as arguments (global arrays would be frozen into it)."""
+
+ZIGGURAT_32 = (
+    np.ascontiguousarray(ziggurat.wi_float, dtype=np.float32),
+    np.ascontiguousarray(ziggurat.ki_float, dtype=np.uint32),
+    np.ascontiguousarray(ziggurat.fi_float, dtype=np.float32),
+)
+"""The float32 ziggurat's tables (``standard_normal(dtype=np.float32)``)."""
+_NOR_R_32 = np.float32(ziggurat.ziggurat_nor_r_f)
+_NOR_INV_R_32 = np.float32(ziggurat.ziggurat_nor_inv_r_f)
 
 
 def state_addresses(rngs: list[np.random.Generator]) -> np.ndarray:
@@ -90,6 +105,18 @@ def _next_double(typingctx, function, state):
         return builder.call(callee, [builder.inttoptr(args[1], pointer)])
 
     return types.float64(types.uint64, types.uint64), codegen
+
+
+@intrinsic
+def _next_uint32(typingctx, function, state):
+    """``function(state)`` for a C function ``uint32_t (*)(void *)`` at address ``function``."""
+
+    def codegen(context, builder, signature, args):
+        pointer = ir.IntType(8).as_pointer()
+        callee = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(32), [pointer]).as_pointer())
+        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
+
+    return types.uint32(types.uint64, types.uint64), codegen
 
 
 @numba.njit(cache=True)
@@ -149,3 +176,91 @@ def normals_then_uniforms(rngs: list[np.random.Generator], normals: np.ndarray, 
     ``rng.standard_normal(out=normals[r]); rng.random(out=uniforms[r])`` draws, for every row in
     one compiled call. Both arrays are (n, .) float64 and C-contiguous."""
     _normals_then_uniforms(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT, normals, uniforms)
+
+
+@numba.njit(cache=True)
+def _float32_uniform(next_uint32: np.uint64, state: np.uint64) -> np.float32:
+    """numpy's ``next_float``: the top 24 of 32 random bits over 2**24."""
+    return np.float32(_next_uint32(next_uint32, state) >> np.uint32(8)) / np.float32(16777216.0)
+
+
+@numba.njit(cache=True)
+def float32_normals_into(
+    out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
+) -> None:
+    """``Generator.standard_normal(out=out, dtype=np.float32)``: numpy's float32 ziggurat, from 32-bit
+    draws (tables ``ZIGGURAT_32``), float32 arithmetic where numpy's is float32."""
+    next_uint32 = entry[2]
+    for i in range(out.size):
+        while True:
+            bits = _next_uint32(next_uint32, state)
+            idx = bits & np.uint32(0xFF)
+            rabs = (bits >> np.uint32(9)) & np.uint32(0x0007FFFFF)
+            x = np.float32(rabs) * zx[idx]
+            if (bits >> np.uint32(8)) & np.uint32(1):
+                x = -x
+            if rabs < zk[idx]:
+                break  # inside the rectangles
+            if idx == 0:  # the tail beyond r
+                while True:
+                    xx = -_NOR_INV_R_32 * np.log1p(-_float32_uniform(next_uint32, state))
+                    yy = -np.log1p(-_float32_uniform(next_uint32, state))
+                    if yy + yy > xx * xx:
+                        break
+                x = -(_NOR_R_32 + xx) if (rabs >> np.uint32(8)) & np.uint32(1) else _NOR_R_32 + xx
+                break
+            wedge = (zf[idx - 1] - zf[idx]) * _float32_uniform(next_uint32, state) + zf[idx]
+            if wedge < math.exp(-0.5 * np.float64(x) * np.float64(x)):  # in double, as numpy's C
+                break
+        out[i] = x
+
+
+@numba.njit(cache=True)
+def bounded_integer(next_uint32: np.uint64, state: np.uint64, span: int, threshold: int) -> int:
+    """``Generator.integers(0, span)`` for 1 < span < 2**32: numpy's Lemire draw from 32-bit words
+    (``threshold`` = ``2**32 % span``)."""
+    m = np.uint64(_next_uint32(next_uint32, state)) * np.uint64(span)
+    while m & np.uint64(0xFFFFFFFF) < threshold:
+        m = np.uint64(_next_uint32(next_uint32, state)) * np.uint64(span)
+    return int(m >> np.uint64(32))
+
+
+@numba.njit(cache=True)
+def _query_draws(
+    states: np.ndarray,
+    entry: np.ndarray,
+    zx: np.ndarray,
+    zk: np.ndarray,
+    zf: np.ndarray,
+    uniforms: np.ndarray,
+    noise: np.ndarray,
+    fillers: np.ndarray,
+    low: int,
+    span: int,
+) -> None:
+    threshold = (1 << 32) % span
+    for r in range(states.size):
+        state = states[r]
+        for j in range(uniforms.shape[1]):
+            uniforms[r, j] = uniform(entry[1], state)
+        float32_normals_into(noise[r], entry, state, zx, zk, zf)
+        for j in range(fillers.shape[1]):
+            fillers[r, j] = low + bounded_integer(entry[2], state, span, threshold)
+
+
+def query_draws(
+    rngs: list[np.random.Generator],
+    uniforms: np.ndarray,
+    noise: np.ndarray,
+    fillers: np.ndarray,
+    low: int,
+    high: int,
+) -> None:
+    """Per row r, from ``rngs[r]``: ``rng.random(out=uniforms[r])``, then
+    ``rng.standard_normal(out=noise[r], dtype=np.float32)``, then ``fillers[r]`` as
+    ``rng.integers(low, high)`` one at a time, for 1 < high - low < 2**32. Arrays: (n, .)
+    C-contiguous float64, float32 and int64."""
+    span = high - low
+    if not 1 < span < 2**32:
+        raise ValueError(f"the integers' range must hold 2 to 2**32 - 1 numbers, got {span}")
+    _query_draws(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT_32, uniforms, noise, fillers, low, span)

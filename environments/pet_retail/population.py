@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from recframe.environments.pet_retail import compiled
 from recframe.environments.pet_retail.config import SimulatorConfig
 from recframe.environments.pet_retail.queries import QueryBatch, assemble_queries, query_tables
 from recframe.environments.pet_retail.users import UserBatch
@@ -200,12 +201,17 @@ class Population:
         uniforms = np.empty((n, 2))
         noise = np.empty((n, self._dim), dtype=np.float32)
         (low, high), n_fillers = tables.filler_ids, tables.n_fillers
-        filler_rows = []
-        for rng, u, z in zip(rngs, uniforms, noise):  # rows of an array: views, cheaper than indexing
-            rng.random(out=u)
-            rng.standard_normal(out=z, dtype=np.float32)
-            filler_rows.append(uniform_integers(rng, low, high, n_fillers))
-        fillers = np.array(filler_rows, dtype=np.int64).reshape(n, n_fillers)
+        draws = compiled.kernel("pcg64_kernel")
+        if draws is not None and draws.supports(rngs) and 1 < high - low < 2**32:  # the same, compiled
+            fillers = np.empty((n, n_fillers), dtype=np.int64)
+            draws.query_draws(rngs, uniforms, noise, fillers, low, high)
+        else:
+            filler_rows = []
+            for rng, u, z in zip(rngs, uniforms, noise):  # rows of an array: views, cheaper than indexing
+                rng.random(out=u)
+                rng.standard_normal(out=z, dtype=np.float32)
+                filler_rows.append(uniform_integers(rng, low, high, n_fillers))
+            fillers = np.array(filler_rows, dtype=np.int64).reshape(n, n_fillers)
         intent = np.add.reduce(intent_cdf <= uniforms[:, :1], axis=1, dtype=np.int64)
         qtype = np.searchsorted(self._type_cdf, uniforms[:, 1], side="right")
         return assemble_queries(theta_emb, tables, intent, qtype, noise, fillers)

@@ -52,3 +52,53 @@ def test_the_cascade_draws_the_same_with_or_without_the_kernel(monkeypatch):
     for compiled_part, numpy_part in zip(drawn[pcg64_kernel], drawn[None], strict=True):
         np.testing.assert_array_equal(compiled_part, numpy_part)
     assert not pcg64_kernel.supports([np.random.Generator(np.random.MT19937(0))])
+
+
+@numba.njit
+def _float32_normals(state: np.uint64, count: int, entry, zx, zk, zf) -> np.ndarray:
+    out = np.empty(count, np.float32)
+    pcg64_kernel.float32_normals_into(out, entry, state, zx, zk, zf)
+    return out
+
+
+def test_float32_normals_are_numpys():
+    """Four million draws (about a thousand from the tail; the wedge's test is in double precision,
+    as numpy's C has it: computing it in float32 differed from seed 5's 1,321,334th draw)."""
+    numpy_rng, kernel_rng = np.random.default_rng(5), np.random.default_rng(5)
+    state = np.uint64(kernel_rng.bit_generator.ctypes.state_address)
+    drawn = _float32_normals(state, 4_000_000, pcg64_kernel.ENTRY_POINTS, *pcg64_kernel.ZIGGURAT_32)
+    expected = numpy_rng.standard_normal(4_000_000, dtype=np.float32)
+    np.testing.assert_array_equal(drawn, expected)
+    assert np.abs(expected).max() > 3.6541529  # the tail branch ran
+    assert kernel_rng.bit_generator.state == numpy_rng.bit_generator.state
+
+
+def test_query_draws_are_numpys_and_the_range_is_checked():
+    rows = 40
+    numpy_rngs = [np.random.default_rng([4, r]) for r in range(rows)]
+    kernel_rngs = [np.random.default_rng([4, r]) for r in range(rows)]
+    uniforms, noise = np.empty((rows, 2)), np.empty((rows, 16), dtype=np.float32)
+    fillers = np.empty((rows, 3), dtype=np.int64)
+    pcg64_kernel.query_draws(kernel_rngs, uniforms, noise, fillers, 10, 522)
+    for r, rng in enumerate(numpy_rngs):
+        np.testing.assert_array_equal(uniforms[r], rng.random(2))
+        np.testing.assert_array_equal(noise[r], rng.standard_normal(16, dtype=np.float32))
+        assert fillers[r].tolist() == [int(rng.integers(10, 522)) for _ in range(3)]
+        assert kernel_rngs[r].bit_generator.state == rng.bit_generator.state
+    with pytest.raises(ValueError, match="range must hold 2 to 2\\*\\*32 - 1 numbers, got 1"):
+        pcg64_kernel.query_draws(kernel_rngs, uniforms, noise, fillers, 5, 6)
+
+
+def test_queries_are_drawn_the_same_with_or_without_the_kernel(monkeypatch):
+    from recframe.environments.pet_retail.config import SimulatorConfig
+    from recframe.environments.pet_retail.population import Population
+
+    population, drawn = Population(SimulatorConfig()), {}
+    for kernel in (pcg64_kernel, None):
+        monkeypatch.setattr(compiled, "kernel", lambda name, kernel=kernel: kernel)
+        rngs = [np.random.default_rng([6, r]) for r in range(30)]
+        users = population.users(rngs)
+        queries = population.queries(users, rngs)
+        drawn[kernel] = (queries.phi_emb, queries.token_ids, queries.intent, [rng.random() for rng in rngs])
+    for compiled_part, numpy_part in zip(drawn[pcg64_kernel], drawn[None], strict=True):
+        np.testing.assert_array_equal(compiled_part, numpy_part)
