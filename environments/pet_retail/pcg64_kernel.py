@@ -83,40 +83,25 @@ def state_addresses(rngs: list[np.random.Generator]) -> np.ndarray:
     return np.array([rng.bit_generator.ctypes.state_address for rng in rngs], dtype=np.uint64)
 
 
-@intrinsic
-def _next_uint64(typingctx, function, state):
-    """``function(state)`` for a C function ``uint64_t (*)(void *)`` at address ``function``."""
+def _entry_call(result: types.Type, llvm_result: ir.Type):
+    """An intrinsic ``call(function, state)``: calls the C function ``result (*)(void *)`` at address
+    ``function`` on ``state`` (both uint64), as numpy calls a bit generator's entry points."""
 
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        callee = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(64), [pointer]).as_pointer())
-        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
+    @intrinsic
+    def call(typingctx, function, state):
+        def codegen(context, builder, signature, args):
+            pointer = ir.IntType(8).as_pointer()
+            callee = builder.inttoptr(args[0], ir.FunctionType(llvm_result, [pointer]).as_pointer())
+            return builder.call(callee, [builder.inttoptr(args[1], pointer)])
 
-    return types.uint64(types.uint64, types.uint64), codegen
+        return result(types.uint64, types.uint64), codegen
 
-
-@intrinsic
-def _next_double(typingctx, function, state):
-    """``function(state)`` for a C function ``double (*)(void *)`` at address ``function``."""
-
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        callee = builder.inttoptr(args[0], ir.FunctionType(ir.DoubleType(), [pointer]).as_pointer())
-        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
-
-    return types.float64(types.uint64, types.uint64), codegen
+    return call
 
 
-@intrinsic
-def _next_uint32(typingctx, function, state):
-    """``function(state)`` for a C function ``uint32_t (*)(void *)`` at address ``function``."""
-
-    def codegen(context, builder, signature, args):
-        pointer = ir.IntType(8).as_pointer()
-        callee = builder.inttoptr(args[0], ir.FunctionType(ir.IntType(32), [pointer]).as_pointer())
-        return builder.call(callee, [builder.inttoptr(args[1], pointer)])
-
-    return types.uint32(types.uint64, types.uint64), codegen
+_next_uint64 = _entry_call(types.uint64, ir.IntType(64))
+_next_double = _entry_call(types.float64, ir.DoubleType())
+_next_uint32 = _entry_call(types.uint32, ir.IntType(32))
 
 
 @numba.njit(cache=True)
