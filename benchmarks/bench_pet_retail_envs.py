@@ -18,6 +18,9 @@ A second table times retrieval alone (:func:`recframe.environments.pet_retail.re
 the noisy top 50 of the default 10^4-product catalog) per query: a batch of ``--num-envs`` queries,
 and one query at a time.
 
+With numba installed (the ``fast`` extra) the compiled kernels run; ``RECFRAME_NUMBA=0`` measures
+the numpy path (the same numbers). The first line printed says which.
+
 Run: ``python benchmarks/bench_pet_retail_envs.py [--repeats N] [--steps N] [--num-envs N]
 [--num-workers W]``.
 """
@@ -139,6 +142,12 @@ def main() -> None:
     parser.add_argument("--num-workers", type=int, default=2, help="worker processes of the sharded env")
     args = parser.parse_args()
     vector_steps = max(20, args.steps // 20)
+    from recframe.environments.pet_retail import compiled
+
+    on = compiled.kernel("retrieval_kernel") is not None
+    print(
+        f"Compiled kernels (the fast extra): {'on' if on else 'off (numba missing, or RECFRAME_NUMBA=0)'}\n"
+    )
     print(
         "| environment | single env, steps/s (wall) | (CPU) | "
         f"vectorized, {args.num_envs} shoppers, shopper-steps/s (wall) | (CPU) | "

@@ -6,8 +6,9 @@ to score every product (one float32 matrix product), find the products near the 
 over the scores), draw the noise of those near the top (numpy's normals from each query's own
 generator; here the top tier of :mod:`~recframe.environments.pet_retail.retrieval`, about 650 per
 query, which trades normals against hits) and select the k best. This script times each of
-those passes on its own, on the same batch of default-world queries, next to the whole retrieval,
-so that the gap between the sum of the passes and the whole is what the implementation adds.
+those passes on its own, on the same batch of default-world queries, next to the whole retrieval
+on the numpy path (the gap between the sum of the passes and the whole is what that implementation
+adds) and, with the ``fast`` extra installed, compiled (:mod:`.retrieval_kernel`).
 
 The head pass is timed twice: on the whole batch (10 MB of scores: read from memory) and on a
 16-query block that stays in cache, to show how much of it is memory traffic.
@@ -26,6 +27,7 @@ from collections.abc import Callable
 import numpy as np
 from bench_pet_retail_envs import retrieval_inputs
 
+from recframe.environments.pet_retail import retrieval
 from recframe.environments.pet_retail.retrieval import (
     HEAD_PAD,
     TOP_PAD,
@@ -76,13 +78,24 @@ def passes(num_queries: int) -> dict[str, Callable[[], int]]:
         noisy_top_k_rows(matrix, vectors, K, sigma, rngs)
         return num_queries
 
+    compiled_kernel = retrieval._compiled_kernel
+
+    def whole_retrieval_numpy() -> int:
+        retrieval._compiled_kernel = lambda: None
+        try:
+            noisy_top_k_rows(matrix, vectors, K, sigma, rngs)
+        finally:
+            retrieval._compiled_kernel = compiled_kernel
+        return num_queries
+
     return {
         "score product (`vectors @ matrix`, BLAS)": score_product,
         "head pass: compare and `nonzero`, scores from memory": head_pass_memory,
         f"head pass, scores in cache ({BLOCK}-query blocks)": head_pass_cache,
         f"top-tier normals ({int(np.median(top_sizes))} per query, median), a generator call each": top_tier_normals,
         "k best of the top tier (`argpartition`)": k_best_of_top_tier,
-        "whole retrieval (`noisy_top_k_rows`)": whole_retrieval,
+        "whole retrieval (`noisy_top_k_rows`), numpy path": whole_retrieval_numpy,
+        "whole retrieval, compiled (the `fast` extra)": whole_retrieval,
     }
 
 
@@ -101,13 +114,15 @@ def main() -> None:
             count = run()
             times[name].append((time.process_time() - start) / count * 1e6)
     medians = {name: statistics.median(values) for name, values in times.items()}
-    whole = medians.pop("whole retrieval (`noisy_top_k_rows`)")
+    wholes = {name: medians.pop(name) for name in list(medians) if name.startswith("whole")}
     floor = sum(value for name, value in medians.items() if "in cache" not in name)
     print(f"| pass, batch of {args.num_queries} queries | CPU us per query |\n| --- | ---: |")
     for name, value in medians.items():
         print(f"| {name} | {value:.1f} |")
     print(f"| sum of the passes (scores from memory) | {floor:.1f} |")
-    print(f"| whole retrieval (`noisy_top_k_rows`) | {whole:.1f} |")
+    for name, value in wholes.items():
+        if "compiled" not in name or retrieval._compiled_kernel() is not None:
+            print(f"| {name} | {value:.1f} |")
 
 
 if __name__ == "__main__":
