@@ -31,13 +31,18 @@ __all__ = [
     "ZIGGURAT",
     "normals_into",
     "ZIGGURAT_32",
+    "ZIGGURAT_EXP",
     "bounded_integer",
     "float32_normals_into",
     "normals_then_uniforms",
     "query_draws",
+    "standard_exponential",
+    "standard_gamma",
+    "standard_normal",
     "state_addresses",
     "supports",
     "uniform",
+    "user_draws",
 ]
 
 # numpy's ziggurat for standard normals (its 256 layers), as numba ports numpy's tables
@@ -75,6 +80,14 @@ ZIGGURAT_32 = (
 )
 """The float32 ziggurat's tables (``standard_normal(dtype=np.float32)``)."""
 _NOR_R_32 = np.float32(ziggurat.ziggurat_nor_r_f)
+
+ZIGGURAT_EXP = (
+    np.ascontiguousarray(ziggurat.we_double, dtype=np.float64),
+    np.ascontiguousarray(ziggurat.ke_double, dtype=np.uint64),
+    np.ascontiguousarray(ziggurat.fe_double, dtype=np.float64),
+)
+"""The exponential ziggurat's tables (``standard_exponential``, and ``standard_gamma`` below 1)."""
+_EXP_R = float(ziggurat.ziggurat_exp_r)
 _NOR_INV_R_32 = np.float32(ziggurat.ziggurat_nor_inv_r_f)
 
 
@@ -110,34 +123,96 @@ def uniform(next_double: np.uint64, state: np.uint64) -> float:
     return _next_double(next_double, state)
 
 
+@numba.njit(cache=True, inline="always")
+def standard_normal(
+    entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
+) -> float:
+    """One ``Generator.standard_normal()`` draw: numpy's ziggurat (tables ``zx``, ``zk``, ``zf``).
+    Inlined where it is called (a call with array arguments per draw would cost more than the draw)."""
+    next_bits, next_double = entry[0], entry[1]
+    while True:
+        bits = _next_uint64(next_bits, state)
+        idx = bits & np.uint64(0xFF)
+        bits >>= np.uint64(8)
+        rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
+        x = float(rabs) * zx[idx]
+        if bits & np.uint64(1):
+            x = -x
+        if rabs < zk[idx]:
+            return x  # inside the ziggurat's rectangles: most draws
+        if idx == 0:  # the tail beyond r
+            while True:
+                xx = -_NOR_INV_R * math.log1p(-uniform(next_double, state))
+                yy = -math.log1p(-uniform(next_double, state))
+                if yy + yy > xx * xx:
+                    return -(_NOR_R + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else _NOR_R + xx
+        if (zf[idx - 1] - zf[idx]) * uniform(next_double, state) + zf[idx] < math.exp(-0.5 * x * x):
+            return x
+
+
 @numba.njit(cache=True)
 def normals_into(
     out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
 ) -> None:
-    """``Generator.standard_normal(out=out)``: numpy's ziggurat (tables ``zx``, ``zk``, ``zf``)."""
-    next_bits, next_double = entry[0], entry[1]
+    """``Generator.standard_normal(out=out)``."""
     for i in range(out.size):
+        out[i] = standard_normal(entry, state, zx, zk, zf)
+
+
+@numba.njit(cache=True, inline="always")
+def standard_exponential(
+    entry: np.ndarray, state: np.uint64, we: np.ndarray, ke: np.ndarray, fe: np.ndarray
+) -> float:
+    """One ``Generator.standard_exponential()`` draw: numpy's ziggurat (tables ``ZIGGURAT_EXP``)."""
+    while True:
+        bits = _next_uint64(entry[0], state) >> np.uint64(3)
+        idx = bits & np.uint64(0xFF)
+        bits >>= np.uint64(8)
+        x = float(bits) * we[idx]
+        if bits < ke[idx]:
+            return x
+        if idx == 0:
+            return _EXP_R - math.log1p(-uniform(entry[1], state))
+        if (fe[idx - 1] - fe[idx]) * uniform(entry[1], state) + fe[idx] < math.exp(-x):
+            return x
+
+
+@numba.njit(cache=True)
+def standard_gamma(entry: np.ndarray, state: np.uint64, shape: float, tables: tuple) -> float:
+    """One ``Generator.standard_gamma(shape)`` draw (numpy's: Marsaglia and Tsang's method for shape
+    above 1, rejection from the exponential below); ``tables``: ``ZIGGURAT + ZIGGURAT_EXP``."""
+    zx, zk, zf, we, ke, fe = tables
+    if shape == 1.0:
+        return standard_exponential(entry, state, we, ke, fe)
+    if shape == 0.0:
+        return 0.0
+    if shape < 1.0:
         while True:
-            bits = _next_uint64(next_bits, state)
-            idx = bits & np.uint64(0xFF)
-            bits >>= np.uint64(8)
-            rabs = (bits >> np.uint64(1)) & np.uint64(0x000FFFFFFFFFFFFF)
-            x = float(rabs) * zx[idx]
-            if bits & np.uint64(1):
-                x = -x
-            if rabs < zk[idx]:
-                break  # inside the ziggurat's rectangles: most draws
-            if idx == 0:  # the tail beyond r
-                while True:
-                    xx = -_NOR_INV_R * math.log1p(-uniform(next_double, state))
-                    yy = -math.log1p(-uniform(next_double, state))
-                    if yy + yy > xx * xx:
-                        break
-                x = -(_NOR_R + xx) if (rabs >> np.uint64(8)) & np.uint64(1) else _NOR_R + xx
+            u = uniform(entry[1], state)
+            v = standard_exponential(entry, state, we, ke, fe)
+            if u <= 1.0 - shape:
+                x = math.pow(u, 1.0 / shape)
+                if x <= v:
+                    return x
+            else:
+                y = -math.log((1 - u) / shape)
+                x = math.pow(1.0 - shape + shape * y, 1.0 / shape)
+                if x <= v + y:
+                    return x
+    b = shape - 1.0 / 3.0
+    c = 1.0 / math.sqrt(9 * b)
+    while True:
+        while True:
+            x = standard_normal(entry, state, zx, zk, zf)
+            v = 1.0 + c * x
+            if v > 0.0:
                 break
-            if (zf[idx - 1] - zf[idx]) * uniform(next_double, state) + zf[idx] < math.exp(-0.5 * x * x):
-                break
-        out[i] = x
+        v = v * v * v
+        u = uniform(entry[1], state)
+        if u < 1.0 - 0.0331 * (x * x) * (x * x):
+            return b * v
+        if math.log(u) < 0.5 * x * x + b * (1.0 - v + math.log(v)):
+            return b * v
 
 
 @numba.njit(cache=True)
@@ -249,3 +324,56 @@ def query_draws(
     if not 1 < span < 2**32:
         raise ValueError(f"the integers' range must hold 2 to 2**32 - 1 numbers, got {span}")
     _query_draws(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT_32, uniforms, noise, fillers, low, span)
+
+
+@numba.njit(cache=True)
+def _user_draws(
+    states: np.ndarray,
+    entry: np.ndarray,
+    tables: tuple,
+    tables_32: tuple,
+    segment_cdf: np.ndarray,
+    concentrations: np.ndarray,
+    segments: np.ndarray,
+    normals: np.ndarray,
+    gammas: np.ndarray,
+    theta_emb: np.ndarray,
+) -> None:
+    last = segment_cdf.size - 1
+    for r in range(states.size):
+        state = states[r]
+        u = uniform(entry[1], state)
+        segment = 0
+        for bound in segment_cdf:  # bisect_right: the entries <= u, at most the last index
+            segment += 1 if bound <= u else 0
+        segments[r] = min(segment, last)
+        normals_into(normals[r], entry, state, tables[0], tables[1], tables[2])
+        for j in range(gammas.shape[1]):
+            gammas[r, j] = standard_gamma(entry, state, concentrations[segments[r], j], tables)
+        float32_normals_into(theta_emb[r], entry, state, *tables_32)
+
+
+def user_draws(
+    rngs: list[np.random.Generator], segment_cdf: np.ndarray, concentrations: np.ndarray, dim: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per row r, from ``rngs[r]``: a segment (``min(bisect_right(segment_cdf, rng.random()), last)``),
+    ``rng.standard_normal(2)``, ``rng.standard_gamma(a)`` for each of the segment's
+    ``concentrations`` and ``rng.standard_normal(dim, dtype=np.float32)``. Returns ``(segments,
+    normals, gammas, theta_emb)``: (n,) int64, (n, 2), (n, n_categories) and (n, dim) float32."""
+    n = len(rngs)
+    segments, normals = np.empty(n, dtype=np.int64), np.empty((n, 2))
+    gammas = np.empty((n, concentrations.shape[1]))
+    theta_emb = np.empty((n, dim), dtype=np.float32)
+    _user_draws(
+        state_addresses(rngs),
+        ENTRY_POINTS,
+        ZIGGURAT + ZIGGURAT_EXP,
+        ZIGGURAT_32,
+        np.ascontiguousarray(segment_cdf, dtype=np.float64),
+        np.ascontiguousarray(concentrations, dtype=np.float64),
+        segments,
+        normals,
+        gammas,
+        theta_emb,
+    )
+    return segments, normals, gammas, theta_emb

@@ -111,6 +111,8 @@ class Population:
         self._concentrations = [[float(a) for a in p.cat_conc] for p in params]
         self._by_gammas = [max(p.cat_conc) >= _STICK_BREAKING_BELOW for p in params]
         self._gamma_segments = np.array(self._by_gammas)
+        self._segment_cdf_array = np.array(self._segment_cdf)  # the compiled draws read arrays
+        self._concentration_rows = np.array(self._concentrations)
         # Per segment: the means of theta_price and theta_pl, then their standard deviations.
         self._theta_params = np.array([[p.price_mean, p.pl_mean, p.price_std, p.pl_std] for p in params])
         self._type_cdf = capped_cdf(np.asarray(config.queries.query_type_mix, dtype=np.float64))
@@ -130,6 +132,30 @@ class Population:
         theta_pl), a Dirichlet vector of the segment's concentrations (theta_cat) and
         ``embedding_dim`` float32 standard normals (theta_emb).
         """
+        kernel = compiled.kernel("pcg64_kernel")
+        if kernel is not None and self._gamma_segments.all() and kernel.supports(rngs):  # the same, compiled
+            segments, normals, rows, theta_emb = kernel.user_draws(
+                rngs, self._segment_cdf_array, self._concentration_rows, self._dim
+            )
+        else:
+            segments, normals, rows, theta_emb = self._user_draws(rngs)
+        theta_cat = np.where(self._gamma_segments[segments, None], normalized_rows(rows), rows)
+        p = self._theta_params[segments]
+        thetas = p[:, :2] + p[:, 2:] * normals  # theta_price, theta_pl: mean + std * z, both at once
+        return UserBatch(
+            segment_names=self.config.users.segments,
+            segments=segments,
+            theta_price=thetas[:, 0],
+            theta_pl=thetas[:, 1],
+            theta_cat=theta_cat,
+            theta_emb=theta_emb,
+        )
+
+    def _user_draws(
+        self, rngs: Sequence[np.random.Generator]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`users`'s draws shopper by shopper: segments, (n, 2) normals, (n, n_categories)
+        standard gammas (or numpy's Dirichlet draws, for stick-breaking segments), float32 theta_emb."""
         n, last = len(rngs), len(self._segment_cdf) - 1
         normals = np.empty((n, 2))
         theta_emb = np.empty((n, self._dim), dtype=np.float32)
@@ -145,19 +171,8 @@ class Population:
                 else rng.dirichlet(alpha).tolist()
             )
             rng.standard_normal(out=emb, dtype=np.float32)
-        segments = np.array(codes, dtype=np.int64)
         rows = np.array(draws, dtype=np.float64).reshape(n, self._n_cats)
-        theta_cat = np.where(self._gamma_segments[segments, None], normalized_rows(rows), rows)
-        p = self._theta_params[segments]
-        thetas = p[:, :2] + p[:, 2:] * normals  # theta_price, theta_pl: mean + std * z, both at once
-        return UserBatch(
-            segment_names=self.config.users.segments,
-            segments=segments,
-            theta_price=thetas[:, 0],
-            theta_pl=thetas[:, 1],
-            theta_cat=theta_cat,
-            theta_emb=theta_emb,
-        )
+        return np.array(codes, dtype=np.int64), normals, rows, theta_emb
 
     def user_into(self, users: UserBatch, i: int, rng: np.random.Generator) -> list[float]:
         """Draws one shopper from ``rng`` into row ``i`` of ``users``: the numbers :meth:`users`

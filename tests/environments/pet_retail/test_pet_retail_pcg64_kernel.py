@@ -8,6 +8,8 @@ import pytest
 numba = pytest.importorskip("numba", reason="the compiled draws need numba (the fast extra)")
 
 from recframe.environments.pet_retail import behavior, compiled, pcg64_kernel  # noqa: E402
+from recframe.environments.pet_retail.config import SimulatorConfig  # noqa: E402
+from recframe.environments.pet_retail.population import Population  # noqa: E402
 
 
 @numba.njit
@@ -41,16 +43,26 @@ def test_normals_then_uniforms_draws_each_row_from_its_generator():
         assert kernel_rngs[r].bit_generator.state == rng.bit_generator.state
 
 
-def test_the_cascade_draws_the_same_with_or_without_the_kernel(monkeypatch):
+def _alike_with_and_without_the_kernel(monkeypatch, draw, rows: int, seed: int) -> tuple:
+    """``draw(rngs)`` (a tuple of arrays) with the compiled draws and with numpy's, from generators
+    seeded alike: asserts equal results and equal generator states after; returns numpy's."""
     assert compiled.kernel("pcg64_kernel") is pcg64_kernel
     drawn = {}
     for kernel in (pcg64_kernel, None):
         monkeypatch.setattr(compiled, "kernel", lambda name, kernel=kernel: kernel)
-        rngs = [np.random.default_rng([3, r]) for r in range(20)]
-        draws = behavior.draw_cascade(rngs, 20)
-        drawn[kernel] = (draws.noise, draws.exam, draws.retention, [rng.random() for rng in rngs])
+        rngs = [np.random.default_rng([seed, r]) for r in range(rows)]
+        drawn[kernel] = (*draw(rngs), [rng.random() for rng in rngs])
     for compiled_part, numpy_part in zip(drawn[pcg64_kernel], drawn[None], strict=True):
         np.testing.assert_array_equal(compiled_part, numpy_part)
+    return drawn[None]
+
+
+def test_the_cascade_draws_the_same_with_or_without_the_kernel(monkeypatch):
+    def draw(rngs):
+        draws = behavior.draw_cascade(rngs, 20)
+        return draws.noise, draws.exam, draws.retention
+
+    _alike_with_and_without_the_kernel(monkeypatch, draw, rows=20, seed=3)
     assert not pcg64_kernel.supports([np.random.Generator(np.random.MT19937(0))])
 
 
@@ -90,15 +102,43 @@ def test_query_draws_are_numpys_and_the_range_is_checked():
 
 
 def test_queries_are_drawn_the_same_with_or_without_the_kernel(monkeypatch):
-    from recframe.environments.pet_retail.config import SimulatorConfig
-    from recframe.environments.pet_retail.population import Population
+    population = Population(SimulatorConfig())
 
-    population, drawn = Population(SimulatorConfig()), {}
-    for kernel in (pcg64_kernel, None):
-        monkeypatch.setattr(compiled, "kernel", lambda name, kernel=kernel: kernel)
-        rngs = [np.random.default_rng([6, r]) for r in range(30)]
+    def draw(rngs):
+        queries = population.queries(population.users(rngs), rngs)
+        return queries.phi_emb, queries.token_ids, queries.intent
+
+    _alike_with_and_without_the_kernel(monkeypatch, draw, rows=30, seed=6)
+
+
+@numba.njit
+def _gammas(state: np.uint64, shape: float, count: int, entry, tables) -> np.ndarray:
+    out = np.empty(count)
+    for i in range(count):
+        out[i] = pcg64_kernel.standard_gamma(entry, state, shape, tables)
+    return out
+
+
+@pytest.mark.parametrize("shape", [0.05, 0.45, 0.85, 1.0, 2.5])
+def test_standard_gammas_are_numpys(shape):
+    """Both of numpy's methods (below 1: rejection from the exponential, whose ziggurat this runs;
+    above: Marsaglia and Tsang from normals) and the exponential itself at shape 1."""
+    numpy_rng, kernel_rng = np.random.default_rng(2), np.random.default_rng(2)
+    state = np.uint64(kernel_rng.bit_generator.ctypes.state_address)
+    tables = pcg64_kernel.ZIGGURAT + pcg64_kernel.ZIGGURAT_EXP
+    np.testing.assert_array_equal(
+        _gammas(state, shape, 200_000, pcg64_kernel.ENTRY_POINTS, tables),
+        numpy_rng.standard_gamma(shape, 200_000),
+    )
+    assert kernel_rng.bit_generator.state == numpy_rng.bit_generator.state
+
+
+def test_users_are_drawn_the_same_with_or_without_the_kernel(monkeypatch):
+    population = Population(SimulatorConfig())
+
+    def draw(rngs):
         users = population.users(rngs)
-        queries = population.queries(users, rngs)
-        drawn[kernel] = (queries.phi_emb, queries.token_ids, queries.intent, [rng.random() for rng in rngs])
-    for compiled_part, numpy_part in zip(drawn[pcg64_kernel], drawn[None], strict=True):
-        np.testing.assert_array_equal(compiled_part, numpy_part)
+        return users.segments, users.theta_price, users.theta_cat, users.theta_emb
+
+    segments = _alike_with_and_without_the_kernel(monkeypatch, draw, rows=200, seed=8)[0]
+    assert set(segments.tolist()) == {0, 1, 2, 3}  # every segment drawn
