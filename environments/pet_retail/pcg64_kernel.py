@@ -117,13 +117,13 @@ _next_double = _entry_call(types.float64, ir.DoubleType())
 _next_uint32 = _entry_call(types.uint32, ir.IntType(32))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def uniform(next_double: np.uint64, state: np.uint64) -> float:
     """One ``Generator.random()`` draw (``next_double``: PCG64's, from ``ENTRY_POINTS``)."""
     return _next_double(next_double, state)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def standard_normal(
     entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
 ) -> float:
@@ -150,7 +150,7 @@ def standard_normal(
             return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def normals_into(
     out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
 ) -> None:
@@ -159,7 +159,7 @@ def normals_into(
         out[i] = standard_normal(entry, state, zx, zk, zf)
 
 
-@numba.njit(cache=True, inline="always")
+@numba.njit(cache=True, error_model="numpy", inline="always")
 def standard_exponential(
     entry: np.ndarray, state: np.uint64, we: np.ndarray, ke: np.ndarray, fe: np.ndarray
 ) -> float:
@@ -177,7 +177,7 @@ def standard_exponential(
             return x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def standard_gamma(entry: np.ndarray, state: np.uint64, shape: float, tables: tuple) -> float:
     """One ``Generator.standard_gamma(shape)`` draw (numpy's: Marsaglia and Tsang's method for shape
     above 1, rejection from the exponential below); ``tables``: ``ZIGGURAT + ZIGGURAT_EXP``."""
@@ -215,7 +215,7 @@ def standard_gamma(entry: np.ndarray, state: np.uint64, shape: float, tables: tu
             return b * v
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _normals_then_uniforms(
     states: np.ndarray,
     entry: np.ndarray,
@@ -238,13 +238,13 @@ def normals_then_uniforms(rngs: list[np.random.Generator], normals: np.ndarray, 
     _normals_then_uniforms(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT, normals, uniforms)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _float32_uniform(next_uint32: np.uint64, state: np.uint64) -> np.float32:
     """numpy's ``next_float``: the top 24 of 32 random bits over 2**24."""
     return np.float32(_next_uint32(next_uint32, state) >> np.uint32(8)) / np.float32(16777216.0)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def float32_normals_into(
     out: np.ndarray, entry: np.ndarray, state: np.uint64, zx: np.ndarray, zk: np.ndarray, zf: np.ndarray
 ) -> None:
@@ -275,7 +275,7 @@ def float32_normals_into(
         out[i] = x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def bounded_integer(next_uint32: np.uint64, state: np.uint64, span: int, threshold: int) -> int:
     """``Generator.integers(0, span)`` for 1 < span < 2**32: numpy's Lemire draw from 32-bit words
     (``threshold`` = ``2**32 % span``)."""
@@ -285,7 +285,7 @@ def bounded_integer(next_uint32: np.uint64, state: np.uint64, span: int, thresho
     return int(m >> np.uint64(32))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _query_draws(
     states: np.ndarray,
     entry: np.ndarray,
@@ -326,7 +326,7 @@ def query_draws(
     _query_draws(state_addresses(rngs), ENTRY_POINTS, *ZIGGURAT_32, uniforms, noise, fillers, low, span)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _user_draws(
     states: np.ndarray,
     entry: np.ndarray,

@@ -91,7 +91,7 @@ _FAR_DEN = (2.04426310338993978564e-15, 1.42151175831644588870e-7, 1.84631831751
             5.99832206555887937690e-1, 1.0)  # fmt: skip
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _horner(coefficients: tuple[float, ...], r: float) -> float:
     """``(((c0 r + c1) r + c2) ...) r + c7``: the polynomial, in that order of operations."""
     value = coefficients[0]
@@ -100,7 +100,7 @@ def _horner(coefficients: tuple[float, ...], r: float) -> float:
     return value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _normal_quantile(p: float) -> float:
     """``statistics.NormalDist().inv_cdf(p)``, bit for bit: AS241 in the standard library's order."""
     q = p - 0.5
@@ -115,13 +115,13 @@ def _normal_quantile(p: float) -> float:
     return -x if q < 0.0 else x
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _upper_tail(t: float) -> float:
     """Q(t) = P(Z >= t) for a standard normal Z (as ``retrieval._upper_tail``)."""
     return 0.5 * math.erfc(t / math.sqrt(2.0))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _block_size(length: int, p: float, block_spread: float) -> int:
     """As ``retrieval._block_size``: the uniforms drawn up front for a Bernoulli(p) process."""
     if not p > 0.0:
@@ -130,13 +130,13 @@ def _block_size(length: int, p: float, block_spread: float) -> int:
     return max(1, int(mean + block_spread * math.sqrt(mean) + 3.0))
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _log_miss(p: float) -> float:
     """As ``retrieval._log_miss``: log(1 - p), at most -1e-300; -inf for p = 1."""
     return min(math.log1p(-p), -1e-300) if p < 1.0 else -math.inf
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _select(values: np.ndarray, count: int, rank: int) -> float:
     """The ``rank``-th smallest (from 0) of ``values[:count]``, which it reorders (quickselect)."""
     lo, hi = 0, count - 1
@@ -168,14 +168,14 @@ def _select(values: np.ndarray, count: int, rank: int) -> float:
     return values[rank]
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _kth_best(row: np.ndarray, k: int, scratch: np.ndarray) -> np.float32:
     """The k-th best value of ``row`` (as ``np.partition(row, m - k)[m - k]``)."""
     scratch[: row.size] = row
     return _select(scratch, row.size, row.size - k)
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _largest_descending(row: np.ndarray, stride: int, out: np.ndarray) -> None:
     """The ``out.size`` largest of ``row[::stride]``, in descending order, into ``out``."""
     count, filled = out.size, 0
@@ -194,7 +194,7 @@ def _largest_descending(row: np.ndarray, stride: int, out: np.ndarray) -> None:
         out[j] = value
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _at_least(row: np.ndarray, cut: np.float32, out: np.ndarray) -> int:
     """The positions of ``row`` reaching ``cut`` into ``out`` (branch-free); returns how many."""
     count = 0
@@ -204,7 +204,7 @@ def _at_least(row: np.ndarray, cut: np.float32, out: np.ndarray) -> int:
     return count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _tier_hits(
     logs: np.ndarray,
     length: int,
@@ -242,7 +242,7 @@ def _tier_hits(
     return count
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, error_model="numpy")
 def _noisy_top_k(
     scores: np.ndarray,
     k: int,
