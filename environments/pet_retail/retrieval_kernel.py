@@ -22,6 +22,9 @@ import math
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba.core import cgutils, types
+from numba.extending import intrinsic
 
 from recframe.environments.pet_retail.pcg64_kernel import (
     ENTRY_POINTS,
@@ -194,11 +197,46 @@ def _largest_descending(row: np.ndarray, stride: int, out: np.ndarray) -> None:
         out[j] = value
 
 
+@intrinsic
+def _compress_16(typingctx, row, start, cut, out, count):
+    """Appends to ``out[count:]`` the positions among ``row[start : start + 16]`` whose values reach
+    ``cut``, in order, with one vector compare and one compressing store (``vpcompressq`` where
+    AVX-512 has it; LLVM lowers it to plain stores elsewhere); returns the new count."""
+
+    def codegen(context, builder, signature, args):
+        values_of, positions_of = (
+            context.make_array(signature.args[i])(context, builder, args[i]) for i in (0, 3)
+        )
+        lanes, int32 = 16, ir.IntType(32)
+        floats, int64s = ir.VectorType(ir.FloatType(), lanes), ir.VectorType(ir.IntType(64), lanes)
+        every_lane = ir.Constant(ir.VectorType(int32, lanes), [0] * lanes)
+
+        def splat(value, vector):
+            one = builder.insert_element(ir.Constant(vector, None), value, int32(0))
+            return builder.shuffle_vector(one, ir.Constant(vector, None), every_lane)
+
+        source = builder.bitcast(cgutils.gep(builder, values_of.data, args[1]), floats.as_pointer())
+        reaching = builder.fcmp_ordered(">=", builder.load(source, align=4), splat(args[2], floats))
+        positions = builder.add(splat(args[1], int64s), ir.Constant(int64s, list(range(lanes))))
+        target = cgutils.gep(builder, positions_of.data, args[4])
+        store_type = ir.FunctionType(ir.VoidType(), [int64s, target.type, reaching.type])
+        store = cgutils.get_or_insert_function(builder.module, store_type, "llvm.masked.compressstore.v16i64")
+        builder.call(store, [positions, target, reaching])
+        popcount = builder.module.declare_intrinsic("llvm.ctpop", [ir.IntType(lanes)])
+        written = builder.call(popcount, [builder.bitcast(reaching, ir.IntType(lanes))])
+        return builder.add(args[4], builder.zext(written, ir.IntType(64)))
+
+    return types.int64(row, types.int64, types.float32, out, types.int64), codegen
+
+
 @numba.njit(cache=True, error_model="numpy")
 def _at_least(row: np.ndarray, cut: np.float32, out: np.ndarray) -> int:
-    """The positions of ``row`` reaching ``cut`` into ``out`` (branch-free); returns how many."""
-    count = 0
-    for j in range(row.size):
+    """The positions of ``row`` reaching ``cut`` into ``out``, in order; returns how many."""
+    count, start = 0, 0
+    while start + 16 <= row.size:
+        count = _compress_16(row, start, cut, out, count)
+        start += 16
+    for j in range(start, row.size):  # the last few, without branches
         out[count] = j
         count += 1 if row[j] >= cut else 0
     return count

@@ -135,3 +135,13 @@ def test_recframe_numba_0_turns_the_kernels_off(monkeypatch):
         assert retrieval._compiled_kernel() is retrieval_kernel
     finally:
         compiled.kernel.cache_clear()
+
+
+@pytest.mark.parametrize("m", [1, 15, 16, 17, 10_007])
+def test_the_head_pass_finds_every_position_reaching_the_cut_in_order(m):
+    row = np.random.default_rng(m).standard_normal(m).astype(np.float32)
+    row[::7] = np.float32(0.5)  # values equal to a cut are in
+    out = np.empty(m, dtype=np.int64)
+    for cut in (-np.inf, 0.5, 1.0, np.inf):
+        count = retrieval_kernel._at_least(row, np.float32(cut), out)
+        np.testing.assert_array_equal(out[:count], np.flatnonzero(row >= np.float32(cut)))
