@@ -249,15 +249,26 @@ def _sample_plan(m: int, k: int, top_pad: int, head_pad: int) -> tuple[int, tupl
     return stride, tuple(size - min(size, -(-rank // stride)) for rank in ranks)
 
 
-def _thresholds(scores: np.ndarray, k: int, top_pad: int, head_pad: int, sigma: float) -> np.ndarray:
+def _sample_levels(
+    scores: np.ndarray, k: int, top_pad: int, head_pad: int, sample: np.ndarray | None = None
+) -> np.ndarray:
+    """(n, 3) float32: per row, the strided sample's scores that about ``k + top_pad``, ``k +
+    head_pad`` and 2k products reach (see :func:`_sample_plan`). ``sample``: the strided sample
+    ``scores[:, ::stride]`` if the caller has it (see :func:`noisy_top_k_rows`)."""
+    stride, ranks = _sample_plan(scores.shape[1], k, top_pad, head_pad)
+    return np.sort(scores[:, ::stride] if sample is None else sample, axis=1)[:, ranks]
+
+
+def _thresholds(
+    scores: np.ndarray, k: int, top_pad: int, head_pad: int, sigma: float, sample: np.ndarray | None = None
+) -> np.ndarray:
     """Per row, ``(c_top, c_head)``: the scores about ``k + top_pad`` and ``k + head_pad`` products
     reach, but no lower than 5 sigma below the score about 2k products reach (where the top is
     not crowded, as under strong boosts, both then hold fewer products), and ``c_head <= c_top``.
 
     Only a function of the noiseless scores, what keeps the sampler exact. Returns (2, n) float32.
     """
-    stride, ranks = _sample_plan(scores.shape[1], k, top_pad, head_pad)
-    top, head, spread = np.sort(scores[:, ::stride], axis=1)[:, ranks].T
+    top, head, spread = _sample_levels(scores, k, top_pad, head_pad, sample).T
     floor = spread - np.float32(_SPREAD * sigma)
     c_top = np.maximum(top, floor)
     return np.stack([c_top, np.minimum(c_top, np.maximum(head, floor))])
@@ -275,6 +286,7 @@ def noisy_top_k_of_score_rows(
     rngs: list[np.random.Generator],
     top_pad: int = TOP_PAD,
     head_pad: int = HEAD_PAD,
+    sample: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The ``k`` best positions of each row by ``scores + sigma * z`` (z iid N(0, 1)), best first.
 
@@ -285,6 +297,8 @@ def noisy_top_k_of_score_rows(
         rngs: one generator per row; row r's noise comes from ``rngs[r]`` alone.
         top_pad, head_pad: the tiers' ranks beyond k (see the module docstring). The defaults balance
             normals against hits on the default world; any values give the same distribution.
+        sample: ``scores[:, ::stride]`` (:func:`_sample_plan`'s stride), contiguous, if the caller
+            has it from a smaller product: the thresholds then read no strided scores.
 
     Returns:
         ``(positions, noisy)``: (n, k) int64 positions and (n, k) float64 noisy scores
@@ -304,14 +318,15 @@ def noisy_top_k_of_score_rows(
     if kernel is not None and kernel.supports(rngs):  # the same numbers, in one compiled call
         stride, sample_positions = _sample_plan(m, k, top_pad, head_pad)
         spread = np.float32(_SPREAD * sigma)
+        levels = None if sample is None else _sample_levels(scores, k, top_pad, head_pad, sample)
         return kernel.noisy_top_k(
-            scores, k, sigma, rngs, stride, sample_positions, spread, _MARGIN, _BLOCK_SPREAD
+            scores, k, sigma, rngs, stride, sample_positions, spread, _MARGIN, _BLOCK_SPREAD, levels
         )
     if n == 1:
         positions, noisy = _one_row(scores[0], k, sigma, rngs[0], top_pad, head_pad)
         return positions[None], noisy[None]
     flat_scores = scores.reshape(-1)
-    c_top, c_head = _thresholds(scores, k, top_pad, head_pad, sigma)
+    c_top, c_head = _thresholds(scores, k, top_pad, head_pad, sigma, sample)
     head, starts = _at_least(scores, c_head)
     short = starts[1:] - starts[:-1] < k
     if short.any():  # a sample that aimed too high: the exact k-th best score
@@ -505,6 +520,17 @@ def _batched_rows_match(d: int, m: int, dtype: np.dtype) -> bool:
     )
 
 
+@lru_cache(maxsize=16)
+def _sample_columns_match(d: int, m: int, stride: int, dtype: np.dtype) -> bool:
+    """Whether ``vectors @ matrix[:, ::stride]`` gives exactly ``(vectors @ matrix)[:, ::stride]``
+    (BLAS-dependent; checked on random data, as :func:`_batched_rows_match`)."""
+    rng = np.random.default_rng(1)
+    matrix = rng.standard_normal((d, m)).astype(dtype)
+    vectors = rng.standard_normal((67, d)).astype(dtype)
+    columns = np.ascontiguousarray(matrix[:, ::stride])
+    return all(np.array_equal(vectors[:n] @ columns, (vectors[:n] @ matrix)[:, ::stride]) for n in (2, 7, 67))
+
+
 def noisy_top_k_rows(
     matrix: np.ndarray, vectors: np.ndarray, k: int, sigma: float, rngs: list[np.random.Generator]
 ) -> tuple[np.ndarray, np.ndarray]:
@@ -523,7 +549,14 @@ def noisy_top_k_rows(
         scores = vectors @ matrix
     else:  # pragma: no cover - a BLAS whose batched rows differ from single rows
         scores = np.concatenate([vectors[i : i + 1] @ matrix for i in range(len(vectors))])
-    return noisy_top_k_of_score_rows(scores, k, sigma, rngs)
+    sample = None
+    if len(vectors) > 1:
+        # The thresholds' strided sample from its own small product, where BLAS gives the same
+        # numbers: read from the scores, each sampled score costs a cache miss.
+        stride = _sample_plan(matrix.shape[1], k, TOP_PAD, HEAD_PAD)[0]
+        if _sample_columns_match(*matrix.shape, stride, matrix.dtype):
+            sample = vectors @ np.ascontiguousarray(matrix[:, ::stride])
+    return noisy_top_k_of_score_rows(scores, k, sigma, rngs, sample=sample)
 
 
 def noisy_top_k_of_scores(

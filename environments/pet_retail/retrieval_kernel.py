@@ -48,6 +48,7 @@ def noisy_top_k(
     spread: np.float32,
     margin: float,
     block_spread: float,
+    levels: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """``retrieval.noisy_top_k_of_score_rows`` for ``sigma > 0`` and PCG64 generators (see
     :func:`supports`): ``(positions, noisy)``, each (n, k), best first.
@@ -55,7 +56,8 @@ def noisy_top_k(
     ``stride`` and ``sample_positions`` are ``retrieval._sample_plan``'s, ``spread`` is float32
     ``5 sigma``, and ``margin`` and ``block_spread`` are ``retrieval._MARGIN`` and
     ``retrieval._BLOCK_SPREAD``: the numpy path's constants, passed in so that the two cannot drift
-    apart.
+    apart. ``levels``: each row's (top, head, spread) sample values, (n, 3), when the caller has
+    them (numpy sorts a batch's samples at once); None reads them here.
     """
     return _noisy_top_k(
         np.ascontiguousarray(scores, dtype=np.float32),
@@ -65,6 +67,7 @@ def noisy_top_k(
         state_addresses(rngs),
         stride,
         *sample_positions,
+        np.empty((0, 3), np.float32) if levels is None else np.ascontiguousarray(levels, dtype=np.float32),
         spread,
         margin,
         block_spread,
@@ -291,6 +294,7 @@ def _noisy_top_k(
     top_position: int,
     head_position: int,
     spread_position: int,
+    levels: np.ndarray,
     spread: np.float32,
     margin: float,
     block_spread: float,
@@ -308,6 +312,8 @@ def _noisy_top_k(
         states: (n,) uint64 addresses of the rows' PCG64 states.
         stride, top_position, head_position, spread_position: the thresholds' strided sample and
             the ascending positions it reads (``retrieval._sample_plan``).
+        levels: (n, 3) float32, each row's sample values at those positions (top, head, spread),
+            or (0, 3) to read them from ``scores`` here.
         spread, margin, block_spread: as :func:`noisy_top_k`.
         zx, zk, zf: the ziggurat's tables.
 
@@ -336,10 +342,16 @@ def _noisy_top_k(
         row, state = scores[r], states[r]
 
         # 1. the thresholds, the head and its top tier
-        _largest_descending(row, stride, largest)
-        floor = largest[size - 1 - spread_position] - spread
-        top_cut = max(largest[size - 1 - top_position], floor)
-        head_cut = min(top_cut, max(largest[size - 1 - head_position], floor))
+        if levels.shape[0]:  # the sample's order statistics, read by the caller
+            top_level, head_level, spread_level = levels[r, 0], levels[r, 1], levels[r, 2]
+        else:
+            _largest_descending(row, stride, largest)
+            top_level = largest[size - 1 - top_position]
+            head_level = largest[size - 1 - head_position]
+            spread_level = largest[size - 1 - spread_position]
+        floor = spread_level - spread
+        top_cut = max(top_level, floor)
+        head_cut = min(top_cut, max(head_level, floor))
         h = _at_least(row, head_cut, head)
         if h < k:  # a sample that aimed too high: the exact k-th best score
             head_cut = _kth_best(row, k, scratch32)
@@ -365,7 +377,7 @@ def _noisy_top_k(
             noisy[i] = np.float64(row[top[i]]) + sigma * noisy[i]
         # tau among those reaching a bound that about 2k noiseless scores reach (the sample's): the
         # same k-th best whenever at least k reach it, a few times fewer values to select from
-        bound = np.float64(largest[size - 1 - spread_position])
+        bound = np.float64(spread_level)
         reaching = 0
         for i in range(t):
             near[reaching] = i

@@ -217,3 +217,23 @@ def test_retrieval_ranks_by_the_textbook_relevance(path):
         else:
             assert np.abs(noise).max() < 6 * config.relevance.noise_sigma
             assert np.abs(noise).max() > 0
+
+
+def test_a_sample_passed_in_gives_the_same_numbers(path):
+    """The thresholds' strided sample from the caller (as noisy_top_k_rows takes it from its own
+    small product, which this BLAS computes exactly as the columns of the whole one)."""
+    index = ShopperSessions(SimulatorConfig(), load_catalog(SimulatorConfig()), 1).index
+    stride = retrieval._sample_plan(index.matrix.shape[1], 50, retrieval.TOP_PAD, retrieval.HEAD_PAD)[0]
+    assert retrieval._sample_columns_match(*index.matrix.shape, stride, index.matrix.dtype)
+    scores = _crowded_like_rows(index)
+    results = []
+    for sample in (None, np.ascontiguousarray(scores[:, ::stride])):
+        rngs = [np.random.default_rng(r) for r in range(len(scores))]
+        results.append(noisy_top_k_of_score_rows(scores, 50, 0.05, rngs, sample=sample))
+    np.testing.assert_array_equal(results[0][0], results[1][0])
+    np.testing.assert_array_equal(results[0][1], results[1][1])
+
+
+def _crowded_like_rows(index) -> np.ndarray:
+    vectors = np.random.default_rng(3).standard_normal((12, index.matrix.shape[0])).astype(np.float32)
+    return vectors @ index.matrix
