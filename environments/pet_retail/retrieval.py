@@ -39,9 +39,9 @@ environment unchanged with these pads; (350, 1000) was faster vectorized but 7-1
 
 Thresholds, the tiers, the gaps, the hits' positions and noise, and the final top k run on the
 whole batch at once; only the generator calls, a partition and the hits' truncated normals (a
-few Python floats) run row by row (a single query takes a scalar path with the same arithmetic). Each row consumes only its own generator, in an
-order fixed by its own scores, and every array operation is elementwise or row by row, so a row's
-result is bit-identical alone or in any batch.
+few Python floats) run row by row (a single query takes a scalar path with the same arithmetic).
+Each row consumes only its own generator, in an order fixed by its own scores, and every array
+operation is elementwise or row by row, so a row's result is bit-identical alone or in any batch.
 
 With numba installed (the ``fast`` extra), :mod:`.retrieval_kernel` runs all of this after the
 score product in one compiled call, with the same draws and the same arithmetic: the results and
@@ -53,6 +53,9 @@ Scores come from one float32 matrix product, ``vectors @ matrix`` (:attr:`Catego
 the unit embeddings over the category one-hots, so the per-category lexical shift rides along).
 :func:`noisy_top_k_rows` checks once per shape that BLAS computes each row of a batched product
 exactly as it computes that row alone, and falls back to one product per row where it does not.
+A batch also takes the thresholds' strided sample from its own small product, ``vectors @
+matrix[:, ::stride]``, where BLAS gives the same numbers as the whole product's columns (also
+checked once per shape): the same thresholds without a cache miss per sampled score.
 """
 
 from __future__ import annotations
