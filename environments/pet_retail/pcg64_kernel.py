@@ -3,11 +3,14 @@
 A :class:`numpy.random.Generator` call costs about a microsecond before it draws anything, which
 is most of the cost when each shopper draws a handful of numbers from its own generator. The
 functions here draw from a generator's PCG64 state through the bit generator's own C entry points
-(``next_uint64``, ``next_double``), so the generator's state advances exactly as numpy would
-advance it, and reproduce numpy's algorithms on top: :func:`uniform` is ``Generator.random()``,
-:func:`normals_into` is ``Generator.standard_normal(out=...)`` (numpy's ziggurat, with numpy's
-tables as numba ports them). :func:`normals_then_uniforms` fills a batch of rows, each from its
-own generator. The tests compare every one of them with numpy, bit for bit.
+(``next_uint64``, ``next_double``, ``next_uint32``), so the generator's state advances exactly as
+numpy would advance it, and reproduce numpy's algorithms on top, as numpy's C has them:
+:func:`uniform` (``random()``), :func:`standard_normal` and :func:`normals_into` (the float64
+ziggurat), :func:`float32_normals_into` (the float32 one), :func:`standard_exponential`,
+:func:`standard_gamma` and :func:`bounded_integer` (``integers``, Lemire's method), with numpy's
+tables as numba ports them. :func:`normals_then_uniforms`, :func:`query_draws` and
+:func:`user_draws` fill a batch of rows, each from its own generator, in one call. The tests
+compare every one of them with numpy, bit for bit.
 
 Only :class:`numpy.random.PCG64` generators are supported (:func:`supports`; the library's
 default). Compiled code advances a generator's state without taking its lock: do not share a
@@ -29,11 +32,11 @@ from numba.np.random import _constants as ziggurat
 __all__ = [
     "ENTRY_POINTS",
     "ZIGGURAT",
-    "normals_into",
     "ZIGGURAT_32",
     "ZIGGURAT_EXP",
     "bounded_integer",
     "float32_normals_into",
+    "normals_into",
     "normals_then_uniforms",
     "query_draws",
     "standard_exponential",
@@ -45,12 +48,29 @@ __all__ = [
     "user_draws",
 ]
 
-# numpy's ziggurat for standard normals (its 256 layers), as numba ports numpy's tables
-ZIGGURAT_X = np.ascontiguousarray(ziggurat.wi_double, dtype=np.float64)
-ZIGGURAT_K = np.ascontiguousarray(ziggurat.ki_double, dtype=np.uint64)
-ZIGGURAT_F = np.ascontiguousarray(ziggurat.fi_double, dtype=np.float64)
-_NOR_R = float(ziggurat.ziggurat_nor_r)
-_NOR_INV_R = float(ziggurat.ziggurat_nor_inv_r)
+# numpy's ziggurats (256 layers each), as numba ports numpy's tables. They are passed to compiled
+# code as arguments: global arrays would be frozen into it.
+ZIGGURAT = (
+    np.ascontiguousarray(ziggurat.wi_double, dtype=np.float64),
+    np.ascontiguousarray(ziggurat.ki_double, dtype=np.uint64),
+    np.ascontiguousarray(ziggurat.fi_double, dtype=np.float64),
+)
+"""The float64 normal ziggurat's tables (``standard_normal``)."""
+ZIGGURAT_32 = (
+    np.ascontiguousarray(ziggurat.wi_float, dtype=np.float32),
+    np.ascontiguousarray(ziggurat.ki_float, dtype=np.uint32),
+    np.ascontiguousarray(ziggurat.fi_float, dtype=np.float32),
+)
+"""The float32 normal ziggurat's tables (``standard_normal(dtype=np.float32)``)."""
+ZIGGURAT_EXP = (
+    np.ascontiguousarray(ziggurat.we_double, dtype=np.float64),
+    np.ascontiguousarray(ziggurat.ke_double, dtype=np.uint64),
+    np.ascontiguousarray(ziggurat.fe_double, dtype=np.float64),
+)
+"""The exponential ziggurat's tables (``standard_exponential``, and ``standard_gamma`` below 1)."""
+_NOR_R, _NOR_INV_R = float(ziggurat.ziggurat_nor_r), float(ziggurat.ziggurat_nor_inv_r)
+_NOR_R_32, _NOR_INV_R_32 = np.float32(ziggurat.ziggurat_nor_r_f), np.float32(ziggurat.ziggurat_nor_inv_r_f)
+_EXP_R = float(ziggurat.ziggurat_exp_r)
 
 
 def _entry_point(name: str) -> int:
@@ -61,34 +81,14 @@ def _entry_point(name: str) -> int:
 ENTRY_POINTS = np.array(
     [_entry_point("next_uint64"), _entry_point("next_double"), _entry_point("next_uint32")], dtype=np.uint64
 )
-"""Passed to the compiled code at every call, never compiled in: numba caches compiled code across
-processes, and the library's address differs from one process to the next."""
+"""PCG64's ``next_uint64``, ``next_double`` and ``next_uint32``, passed to the compiled code at every
+call, never compiled in: numba caches compiled code across processes, and the library's address
+differs from one process to the next."""
 
 
 def supports(rngs: list[np.random.Generator]) -> bool:
-    """Whether every generator is a PCG64 one (what the kernel can draw from)."""
+    """Whether every generator is a PCG64 one (what the compiled code can draw from)."""
     return all(type(rng.bit_generator) is np.random.PCG64 for rng in rngs)
-
-
-ZIGGURAT = (ZIGGURAT_X, ZIGGURAT_K, ZIGGURAT_F)
-"""The tables, passed to compiled code as arguments (global arrays would be frozen into it)."""
-
-ZIGGURAT_32 = (
-    np.ascontiguousarray(ziggurat.wi_float, dtype=np.float32),
-    np.ascontiguousarray(ziggurat.ki_float, dtype=np.uint32),
-    np.ascontiguousarray(ziggurat.fi_float, dtype=np.float32),
-)
-"""The float32 ziggurat's tables (``standard_normal(dtype=np.float32)``)."""
-_NOR_R_32 = np.float32(ziggurat.ziggurat_nor_r_f)
-
-ZIGGURAT_EXP = (
-    np.ascontiguousarray(ziggurat.we_double, dtype=np.float64),
-    np.ascontiguousarray(ziggurat.ke_double, dtype=np.uint64),
-    np.ascontiguousarray(ziggurat.fe_double, dtype=np.float64),
-)
-"""The exponential ziggurat's tables (``standard_exponential``, and ``standard_gamma`` below 1)."""
-_EXP_R = float(ziggurat.ziggurat_exp_r)
-_NOR_INV_R_32 = np.float32(ziggurat.ziggurat_nor_inv_r_f)
 
 
 def state_addresses(rngs: list[np.random.Generator]) -> np.ndarray:

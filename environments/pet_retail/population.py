@@ -132,9 +132,9 @@ class Population:
         theta_pl), a Dirichlet vector of the segment's concentrations (theta_cat) and
         ``embedding_dim`` float32 standard normals (theta_emb).
         """
-        kernel = compiled.kernel("pcg64_kernel")
-        if kernel is not None and self._gamma_segments.all() and kernel.supports(rngs):  # the same, compiled
-            segments, normals, rows, theta_emb = kernel.user_draws(
+        draws = compiled.kernel("pcg64_kernel")
+        if draws is not None and self._gamma_segments.all() and draws.supports(rngs):  # the same, compiled
+            segments, normals, rows, theta_emb = draws.user_draws(
                 rngs, self._segment_cdf_array, self._concentration_rows, self._dim
             )
         else:
